@@ -1,0 +1,45 @@
+# Kizuna — every entry point a developer or CI needs. The venv is made on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: setup run demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## run: set up, migrate, seed the demo city and serve on http://127.0.0.1:8000
+run: setup
+	$(BIN)/kizuna demo
+	$(BIN)/kizuna serve --host $(HOST) --port $(PORT)
+
+demo: setup
+	$(BIN)/kizuna demo
+
+## test: set up and run the whole test suite
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench: benchmarks print figures and ratios against their baselines
+bench: setup
+	$(BIN)/python bench/bench_targeting.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache

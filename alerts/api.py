@@ -1,0 +1,195 @@
+"""HTTP and WebSocket routes of the alerts capability; thin: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, WebSocket
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from alerts import service
+from alerts.live import ResidentGateway
+from alerts.models import Alert, AlertVersion, Subscription
+from alerts.schemas import (
+    AlertCancel,
+    AlertCreate,
+    AlertOut,
+    AlertUpdate,
+    DeliveriesOut,
+    IssueOut,
+    PreviewIn,
+    PreviewOut,
+    SubscriptionCreated,
+    SubscriptionIn,
+    SubscriptionOut,
+)
+from gis import to_geojson
+from kizuna.deps import CurrentUser, DbSession, RuntimeDep, require_role
+from kizuna.models import User
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+ws_router = APIRouter()
+Officer = Annotated[User, Depends(require_role("officer", "admin"))]
+subscription_bearer = HTTPBearer(auto_error=False, description="The subscription's secret token")
+SubscriptionToken = Annotated[HTTPAuthorizationCredentials | None, Depends(subscription_bearer)]
+
+
+def _version_out(version: AlertVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "identifier": version.identifier,
+        "sender": version.sender,
+        "msg_type": version.msg_type,
+        "status": version.status,
+        "sent": version.sent,
+        "expires": version.expires,
+        "references": version.references,
+        "recipients_targeted": version.recipients_targeted,
+        "content": version.content,
+        "area_geometry": version.area_geometry,
+    }
+
+
+def _alert_out(alert: Alert) -> dict[str, Any]:
+    content = alert.versions[-1].content if alert.versions else alert.draft
+    return {
+        "id": alert.id,
+        "municipality_code": alert.municipality_code,
+        "state": "expired"
+        if alert.state == "issued" and not service.is_active(alert)
+        else alert.state,
+        "status": alert.status,
+        "active": service.is_active(alert),
+        "current_version": alert.current_version,
+        "expires": alert.expires,
+        "created_at": alert.created_at,
+        "updated_at": alert.updated_at,
+        "content": content,
+        "versions": [_version_out(v) for v in alert.versions],
+    }
+
+
+def _issue_out(version: AlertVersion, recipients: int) -> dict[str, Any]:
+    return {
+        "id": version.alert_id,
+        "version": version.version,
+        "identifier": version.identifier,
+        "msg_type": version.msg_type,
+        "recipients": recipients,
+        "delivery": "queued",
+    }
+
+
+@router.post("/alerts", status_code=201, response_model=AlertOut)
+def create_alert(body: AlertCreate, session: DbSession, runtime: RuntimeDep, user: Officer) -> Any:
+    """Store a draft alert (nothing is sent)."""
+    return _alert_out(service.create_alert(session, runtime.settings, user, body))
+
+
+@router.post("/alerts/preview", response_model=PreviewOut)
+def preview_alert(body: PreviewIn, session: DbSession, runtime: RuntimeDep, user: Officer) -> Any:
+    """How many residents an area reaches, before anything is stored or sent."""
+    targets, area = service.preview(session, runtime.settings, user, body.area)
+    return {
+        "recipients": len(targets.subscription_ids),
+        "places": targets.places,
+        "area": to_geojson(area),
+    }
+
+
+@router.post("/alerts/{alert_id}/issue", response_model=IssueOut)
+def issue_alert(alert_id: str, session: DbSession, runtime: RuntimeDep, user: Officer) -> Any:
+    """Issue a draft to every resident in its area."""
+    return _issue_out(*service.issue_alert(session, runtime.settings, user, alert_id))
+
+
+@router.post("/alerts/{alert_id}/update", response_model=IssueOut)
+def update_alert(
+    alert_id: str, body: AlertUpdate, session: DbSession, runtime: RuntimeDep, user: Officer
+) -> Any:
+    """Issue an Update of an active alert (CAP msgType Update, referencing earlier versions)."""
+    return _issue_out(*service.update_alert(session, runtime.settings, user, alert_id, body))
+
+
+@router.post("/alerts/{alert_id}/cancel", response_model=IssueOut)
+def cancel_alert(
+    alert_id: str,
+    session: DbSession,
+    runtime: RuntimeDep,
+    user: Officer,
+    body: AlertCancel | None = None,
+) -> Any:
+    """Cancel an active alert; everyone it reached is told."""
+    return _issue_out(
+        *service.cancel_alert(session, runtime.settings, user, alert_id, body or AlertCancel())
+    )
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+def list_alerts(
+    session: DbSession,
+    user: CurrentUser,
+    active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    """Alerts, newest first; `active=true` keeps those issued and not yet expired."""
+    return [_alert_out(a) for a in service.list_alerts(session, user, active, limit)]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: str, session: DbSession, user: CurrentUser) -> Any:
+    """One alert with its whole version history."""
+    return _alert_out(service.get_alert(session, user, alert_id))
+
+
+@router.get("/alerts/{alert_id}/deliveries", response_model=DeliveriesOut)
+def get_deliveries(alert_id: str, session: DbSession, user: CurrentUser) -> Any:
+    """Delivery counts of the alert's current version, by channel and state."""
+    return service.deliveries_summary(session, user, alert_id)
+
+
+def _subscription_out(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "languages": subscription.languages,
+        "created_at": subscription.created_at,
+        "updated_at": subscription.updated_at,
+        "places": [
+            {"label": p.label, "lon": p.lon, "lat": p.lat, "municipality_code": p.municipality_code}
+            for p in subscription.places
+        ],
+    }
+
+
+@router.post("/subscriptions", status_code=201, response_model=SubscriptionCreated)
+def create_subscription(body: SubscriptionIn, session: DbSession) -> Any:
+    """Register places and languages; the answer's token is shown only this once."""
+    subscription, token = service.create_subscription(session, body)
+    return {**_subscription_out(subscription), "token": token}
+
+
+@router.put("/subscriptions/{subscription_id}", response_model=SubscriptionOut)
+def replace_subscription(
+    subscription_id: str, body: SubscriptionIn, session: DbSession, token: SubscriptionToken
+) -> Any:
+    """Replace places and languages (Authorization: Bearer <subscription token>)."""
+    credentials = token.credentials if token else None
+    return _subscription_out(
+        service.replace_subscription(session, subscription_id, credentials, body)
+    )
+
+
+@router.delete("/subscriptions/{subscription_id}", status_code=204)
+def delete_subscription(
+    subscription_id: str, session: DbSession, token: SubscriptionToken
+) -> Response:
+    """Forget the subscription and everything recorded for it."""
+    service.delete_subscription(session, subscription_id, token.credentials if token else None)
+    return Response(status_code=204)
+
+
+@ws_router.websocket("/ws/alerts")
+async def alerts_socket(websocket: WebSocket, token: str | None = None) -> None:
+    """Live alerts for one subscription: `?token=` is the subscription's secret."""
+    gateway: ResidentGateway = websocket.app.state.resident_gateway
+    await gateway.serve(websocket, token)

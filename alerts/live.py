@@ -1,0 +1,213 @@
+"""The residents' WebSocket gateway: claims pending deliveries, sends them to devices."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from shapely.geometry import shape
+from sqlalchemy import select
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from alerts import events, service
+from alerts.models import AlertVersion, Subscription
+from kizuna.errors import KizunaError
+
+if TYPE_CHECKING:
+    from kizuna.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+HUB = "residents"
+POLICY_VIOLATION = 1008
+
+
+class ResidentGateway:
+    """Residents connected to this process; every API process runs one."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.hub = runtime.hub(HUB)
+
+    def register(self) -> None:
+        self.runtime.bus.subscribe(events.ALERT_DELIVER, self.on_deliver)
+
+    async def on_deliver(self, payload: dict[str, Any]) -> None:
+        local = [sid for sid in payload["subscription_ids"] if self.hub.is_connected(sid)]
+        if local:
+            await self.deliver(payload["version_id"], local)
+
+    async def deliver(self, version_id: str, subscription_ids: list[str]) -> int:
+        """Claim and send one version to those of `subscription_ids` connected here."""
+        messages = await asyncio.to_thread(self._claim_and_render, version_id, subscription_ids)
+        return await self._send_all(messages)
+
+    def _claim_and_render(
+        self, version_id: str, subscription_ids: list[str]
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        with self.runtime.db.session() as session:
+            claimed = service.claim_pending(session, version_id, subscription_ids)
+            if not claimed:
+                return []
+            version = session.get(AlertVersion, version_id)
+            assert version is not None
+            area = shape(version.area_geometry)
+            subscriptions = session.scalars(
+                select(Subscription).where(Subscription.id.in_(claimed))
+            ).all()
+            return [
+                (sub.id, version_id, self._render(session, version, sub, area, replay=False))
+                for sub in subscriptions
+            ]
+
+    @staticmethod
+    def _render(
+        session: Any, version: AlertVersion, sub: Subscription, area: Any, replay: bool
+    ) -> dict[str, Any]:
+        in_area = any(service.place_in_area(session, place, area) for place in sub.places)
+        return service.render_message(version, sub.languages, in_area=in_area, replay=replay)
+
+    async def _send_all(self, messages: list[tuple[str, str, dict[str, Any]]]) -> int:
+        sent = 0
+        for subscription_id, version_id, message in messages:
+            if await self.hub.send(subscription_id, message):
+                sent += 1
+                continue
+            if version_id:
+                await asyncio.to_thread(self._unclaim, version_id, subscription_id)
+        return sent
+
+    def _unclaim(self, version_id: str, subscription_id: str) -> None:
+        with self.runtime.db.session() as session:
+            service.unclaim(session, version_id, subscription_id, "websocket", "client gone")
+
+    async def sweep(self) -> int:
+        """Send whatever is still pending for the residents connected here (missed events)."""
+        connected = self.hub.keys()
+        if not connected:
+            return 0
+        pending = await asyncio.to_thread(self._pending, connected)
+        by_version: dict[str, list[str]] = defaultdict(list)
+        for version_id, subscription_id in pending:
+            by_version[version_id].append(subscription_id)
+        sent = 0
+        for version_id, subscription_ids in by_version.items():
+            sent += await self.deliver(version_id, subscription_ids)
+        return sent
+
+    def _pending(self, subscription_ids: list[str]) -> list[tuple[str, str]]:
+        with self.runtime.db.session() as session:
+            return service.pending_versions_for(session, subscription_ids)
+
+    async def sweep_forever(self) -> None:
+        interval = self.runtime.settings.delivery_sweep_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("delivery sweep failed")
+
+    # -- one connection ---------------------------------------------------------------------
+
+    async def serve(self, websocket: WebSocket, token: str | None) -> None:
+        """Authenticate, catch up on what is active, then relay messages until the client leaves."""
+        await websocket.accept()
+        subscription_id = await asyncio.to_thread(self._authenticate, token)
+        if subscription_id is None:
+            # Accept first so the client sees the policy-violation code, not a bare HTTP 403.
+            await websocket.close(code=POLICY_VIOLATION, reason="invalid subscription token")
+            return
+        self.hub.add(subscription_id, websocket)
+        try:
+            await websocket.send_json({"type": "hello", "subscription_id": subscription_id})
+            await self._send_all(await asyncio.to_thread(self._catch_up, subscription_id))
+            await self._receive_loop(websocket, subscription_id)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.hub.remove(subscription_id, websocket)
+
+    def _authenticate(self, token: str | None) -> str | None:
+        with self.runtime.db.session() as session:
+            try:
+                return service.subscription_by_token(session, token).id
+            except KizunaError:
+                return None
+
+    def _catch_up(self, subscription_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        with self.runtime.db.session() as session:
+            subscription = session.get(Subscription, subscription_id)
+            if subscription is None:
+                return []
+            replays = service.catch_up(session, subscription)
+            session.flush()
+            pending = service.pending_versions_for(session, [subscription_id])
+            messages: list[tuple[str, str, dict[str, Any]]] = []
+            for version_id, _ in pending:
+                if service.claim_pending(session, version_id, [subscription_id]):
+                    version = session.get(AlertVersion, version_id)
+                    assert version is not None
+                    area = shape(version.area_geometry)
+                    messages.append(
+                        (
+                            subscription_id,
+                            version_id,
+                            self._render(session, version, subscription, area, replay=False),
+                        )
+                    )
+            for version, already_sent in replays:
+                if already_sent:
+                    area = shape(version.area_geometry)
+                    # A replay is state sync for a reconnecting device, not a new delivery.
+                    messages.append(
+                        (
+                            subscription_id,
+                            "",
+                            self._render(session, version, subscription, area, replay=True),
+                        )
+                    )
+            messages.sort(key=lambda item: item[2]["sent"])
+            return messages
+
+    async def _receive_loop(self, websocket: WebSocket, subscription_id: str) -> None:
+        while True:
+            text = await websocket.receive_text()
+            try:
+                message = json.loads(text)
+            except ValueError:
+                await websocket.send_json(_error("invalid_json", "messages must be JSON"))
+                continue
+            if not isinstance(message, dict):
+                await websocket.send_json(_error("invalid_message", "send a JSON object"))
+                continue
+            if "ack" in message:
+                await websocket.send_json(
+                    await asyncio.to_thread(self._acknowledge, subscription_id, message["ack"])
+                )
+            elif message.get("type") == "ping":
+                await websocket.send_json({"type": "pong"})
+            else:
+                await websocket.send_json(
+                    _error("unknown_message", 'expected {"ack": alert_id} or {"type": "ping"}')
+                )
+
+    def _acknowledge(self, subscription_id: str, alert_id: Any) -> dict[str, Any]:
+        if not isinstance(alert_id, str):
+            return _error("invalid_input", "ack must be an alert id", field="ack")
+        with self.runtime.db.session() as session:
+            subscription = session.get(Subscription, subscription_id)
+            if subscription is None:
+                return _error("not_found", "subscription deleted")
+            try:
+                recorded = service.acknowledge(session, subscription, alert_id)
+            except KizunaError as exc:
+                return {"type": "error", **exc.to_body()}
+        return {"type": "ack", "alert_id": alert_id, "recorded": recorded}
+
+
+def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"type": "error", "error": {"code": code, "message": message, "field": field}}

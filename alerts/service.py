@@ -1,0 +1,848 @@
+"""Alert decisions: drafting, area checks, targeting, issue/update/cancel, deliveries, expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import ColumnElement, delete, distinct, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from alerts import events
+from alerts.models import (
+    Acknowledgement,
+    Alert,
+    AlertVersion,
+    Delivery,
+    Subscription,
+    SubscriptionPlace,
+)
+from alerts.schemas import (
+    AlertCancel,
+    AlertContent,
+    AlertCreate,
+    AlertUpdate,
+    AreaIn,
+    SubscriptionIn,
+)
+from gis import (
+    GeometryError,
+    SubscriberIndex,
+    circle_polygon,
+    geodesic_area_m2,
+    normalize_municipality_code,
+    parse_area_geometry,
+    to_geojson,
+)
+from kizuna.areas import get_municipality, municipalities_intersecting, municipality_geometry
+from kizuna.db import new_id, utcnow
+from kizuna.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from kizuna.models import AuditEntry, User
+from kizuna.outbox import emit
+from kizuna.settings import Settings
+
+OFFICER_ROLES = ("officer", "admin")
+CHANNELS = ("websocket",)
+
+
+# ---------------------------------------------------------------------------------------------
+# Areas
+
+
+@dataclass(frozen=True)
+class ResolvedArea:
+    geometry: BaseGeometry
+    municipality_codes: list[str]
+
+
+def resolve_area(session: Session, area: AreaIn, field: str = "area") -> ResolvedArea:
+    """The union of an alert's geometry, circles and municipalities, validated piece by piece."""
+    parts: list[BaseGeometry] = []
+    if area.geometry:
+        try:
+            parts.append(parse_area_geometry(area.geometry, field=f"{field}.geometry"))
+        except GeometryError as exc:
+            raise InvalidInput(exc.message, field=exc.field or f"{field}.geometry") from None
+    for index, circle in enumerate(area.circles or []):
+        try:
+            parts.append(circle_polygon(circle.lon, circle.lat, circle.radius_km))
+        except GeometryError as exc:
+            suffix = f".{exc.field}" if exc.field else ""
+            raise InvalidInput(exc.message, field=f"{field}.circles[{index}]{suffix}") from None
+    codes: list[str] = []
+    for index, raw in enumerate(area.municipality_codes or []):
+        code_field = f"{field}.municipality_codes[{index}]"
+        try:
+            code = normalize_municipality_code(raw)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field=code_field) from None
+        parts.append(municipality_geometry(get_municipality(session, code, field=code_field)))
+        if code not in codes:
+            codes.append(code)
+    geometry = shapely.union_all(parts) if len(parts) > 1 else parts[0]
+    if geometry.is_empty or geodesic_area_m2(geometry) <= 0:
+        raise InvalidInput("area is empty", field=field)
+    return ResolvedArea(geometry=geometry, municipality_codes=codes)
+
+
+def _check_area_allowed(
+    session: Session, settings: Settings, user: User, area: ResolvedArea
+) -> None:
+    """An officer may alert only inside the municipalities they act for."""
+    if user.role == "admin":
+        return
+    for index, code in enumerate(area.municipality_codes):
+        if code not in user.municipality_codes:
+            raise Forbidden(
+                f"municipality {code} is not one you act for",
+                field=f"area.municipality_codes[{index}]",
+            )
+    allowed = shapely.union_all(
+        [municipality_geometry(get_municipality(session, c)) for c in user.municipality_codes]
+    )
+    outside = area.geometry.difference(allowed)
+    if outside.is_empty:
+        return
+    share = geodesic_area_m2(outside) / geodesic_area_m2(area.geometry)
+    if share > settings.area_outside_tolerance:
+        raise Forbidden(
+            f"{share:.0%} of the area lies outside your municipalities "
+            f"({', '.join(user.municipality_codes)})",
+            field="area",
+        )
+
+
+def _sender_municipality(
+    session: Session, user: User, requested: str | None, area: ResolvedArea
+) -> str:
+    if requested is not None:
+        try:
+            code = normalize_municipality_code(requested)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="municipality_code") from None
+        get_municipality(session, code)
+        if user.role != "admin" and code not in user.municipality_codes:
+            raise Forbidden(
+                f"municipality {code} is not one you act for", field="municipality_code"
+            )
+        return code
+    if len(user.municipality_codes) == 1:
+        return user.municipality_codes[0]
+    candidates = [m.code for m in municipalities_intersecting(session, area.geometry)]
+    if user.role != "admin":
+        candidates = [code for code in candidates if code in user.municipality_codes]
+    if not candidates:
+        raise InvalidInput("say which municipality sends this alert", field="municipality_code")
+    # The municipality holding most of the area sends it.
+    return max(
+        candidates,
+        key=lambda code: (
+            municipality_geometry(get_municipality(session, code)).intersection(area.geometry).area
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Targeting
+
+
+@dataclass(frozen=True)
+class Targets:
+    subscription_ids: set[str]
+    places: int
+
+
+def target_subscriptions(session: Session, area: BaseGeometry) -> Targets:
+    """Subscriptions with a point inside `area` (edge included) or a municipality it overlaps."""
+    min_lon, min_lat, max_lon, max_lat = area.bounds
+    rows = session.execute(
+        select(
+            SubscriptionPlace.subscription_id, SubscriptionPlace.lon, SubscriptionPlace.lat
+        ).where(
+            SubscriptionPlace.municipality_code.is_(None),
+            SubscriptionPlace.lon.between(min_lon, max_lon),
+            SubscriptionPlace.lat.between(min_lat, max_lat),
+        )
+    ).all()
+    subscription_ids: set[str] = set()
+    places = 0
+    if rows:
+        ids, lons, lats = zip(*rows, strict=True)
+        index = SubscriberIndex(np.array(ids, dtype=object), np.array(lons), np.array(lats))
+        hits = index.within(area)
+        places += len(hits)
+        subscription_ids.update(hits.tolist())
+    codes = [m.code for m in municipalities_intersecting(session, area)]
+    if codes:
+        by_code = (
+            session.execute(
+                select(SubscriptionPlace.subscription_id).where(
+                    SubscriptionPlace.municipality_code.in_(codes)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        places += len(by_code)
+        subscription_ids.update(by_code)
+    return Targets(subscription_ids=subscription_ids, places=places)
+
+
+def earlier_recipients(session: Session, alert_id: str, before_version: int) -> set[str]:
+    """Everyone an earlier version of the alert went to: they must hear of its update or end."""
+    return set(
+        session.scalars(
+            select(Delivery.subscription_id)
+            .join(AlertVersion, AlertVersion.id == Delivery.alert_version_id)
+            .where(AlertVersion.alert_id == alert_id, AlertVersion.version < before_version)
+            .distinct()
+        )
+    )
+
+
+def recipients_of(session: Session, version: AlertVersion) -> list[str]:
+    """The sorted subscription ids one version goes to."""
+    targets = target_subscriptions(session, shape(version.area_geometry)).subscription_ids
+    if version.version > 1:
+        targets |= earlier_recipients(session, version.alert_id, version.version)
+    return sorted(targets)
+
+
+def place_in_area(session: Session, place: SubscriptionPlace, area: BaseGeometry) -> bool:
+    """Whether one registered place is covered by an area (same rule as targeting)."""
+    if place.municipality_code is not None:
+        municipality = get_municipality(session, place.municipality_code)
+        geometry = municipality_geometry(municipality)
+        return geometry.intersects(area) and not geometry.touches(area)
+    if place.lon is None or place.lat is None:
+        return False
+    return bool(area.intersects(Point(place.lon, place.lat)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Alert lifecycle
+
+
+def _require_officer(user: User) -> None:
+    if user.role not in OFFICER_ROLES:
+        raise Forbidden("only disaster officers may do this")
+
+
+def _require_own_alert(user: User, alert: Alert) -> None:
+    if user.role != "admin" and alert.municipality_code not in user.municipality_codes:
+        raise Forbidden("this alert belongs to another municipality")
+
+
+def _audit(session: Session, user: User, action: str, subject: str, **detail: Any) -> None:
+    session.add(
+        AuditEntry(
+            actor_id=user.id,
+            actor=user.username,
+            action=action,
+            subject=subject,
+            detail=detail or None,
+        )
+    )
+
+
+def _check_expiry(expires: datetime, field: str = "expires") -> None:
+    if expires <= utcnow():
+        raise InvalidInput("expires is in the past", field=field)
+
+
+def _content_dict(content: AlertContent, area: ResolvedArea) -> dict[str, Any]:
+    stored = content.model_dump(mode="json", exclude={"municipality_code"})
+    stored["area"]["municipality_codes"] = area.municipality_codes or None
+    return stored
+
+
+def create_alert(session: Session, settings: Settings, user: User, body: AlertCreate) -> Alert:
+    """Store a draft after checking its area is valid and the officer's to alert."""
+    _require_officer(user)
+    _check_expiry(body.expires)
+    area = resolve_area(session, body.area)
+    _check_area_allowed(session, settings, user, area)
+    municipality_code = _sender_municipality(session, user, body.municipality_code, area)
+    alert = Alert(
+        id=new_id(),
+        municipality_code=municipality_code,
+        state="draft",
+        status=body.status,
+        current_version=0,
+        draft=_content_dict(body, area),
+        expires=body.expires,
+        created_by=user.id,
+    )
+    session.add(alert)
+    _audit(session, user, "alert.create", alert.id, status=body.status)
+    session.flush()
+    return alert
+
+
+def preview(
+    session: Session, settings: Settings, user: User, area_in: AreaIn
+) -> tuple[Targets, BaseGeometry]:
+    """How many subscriptions an area reaches, before anything is stored or sent."""
+    _require_officer(user)
+    area = resolve_area(session, area_in)
+    _check_area_allowed(session, settings, user, area)
+    return target_subscriptions(session, area.geometry), area.geometry
+
+
+def get_alert(session: Session, user: User, alert_id: str) -> Alert:
+    """One alert as `user` may see it: drafts only for the officers of its municipality."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    if alert.state == "draft" and (
+        user.role not in OFFICER_ROLES
+        or (user.role != "admin" and alert.municipality_code not in user.municipality_codes)
+    ):
+        raise NotFound(f"no alert {alert_id}")
+    return alert
+
+
+def list_alerts(
+    session: Session, user: User, active: bool | None = None, limit: int = 100
+) -> list[Alert]:
+    """Alerts newest first; drafts only for their own officers; `active` filters live ones."""
+    query = select(Alert).order_by(Alert.created_at.desc()).limit(limit)
+    if active:
+        query = query.where(Alert.state == "issued", Alert.expires > utcnow())
+    elif active is False:
+        query = query.where(or_(Alert.state != "issued", Alert.expires <= utcnow()))
+    if user.role not in OFFICER_ROLES:
+        query = query.where(Alert.state != "draft")
+    elif user.role != "admin":
+        query = query.where(
+            or_(Alert.state != "draft", Alert.municipality_code.in_(user.municipality_codes))
+        )
+    return list(session.scalars(query))
+
+
+def is_active(alert: Alert) -> bool:
+    return alert.state == "issued" and alert.expires > utcnow()
+
+
+def _format_cap_time(moment: datetime) -> str:
+    # CAP 1.2 forbids "Z": the offset is written out.
+    return moment.replace(microsecond=0).isoformat()
+
+
+def _write_version(
+    session: Session,
+    settings: Settings,
+    user: User,
+    alert: Alert,
+    msg_type: str,
+    content: dict[str, Any],
+    area_geometry: BaseGeometry,
+) -> AlertVersion:
+    number = alert.current_version + 1
+    sent = utcnow().replace(microsecond=0)
+    sender = f"{alert.municipality_code}@{settings.cap_sender_domain}"
+    references = [f"{v.sender},{v.identifier},{_format_cap_time(v.sent)}" for v in alert.versions]
+    version = AlertVersion(
+        id=new_id(),
+        alert_id=alert.id,
+        version=number,
+        identifier=f"urn:kizuna:{alert.municipality_code}:{alert.id}:{number}",
+        sender=sender,
+        msg_type=msg_type,
+        status=alert.status,
+        sent=sent,
+        expires=datetime.fromisoformat(content["expires"]),
+        references=references,
+        content=content,
+        area_geometry=to_geojson(area_geometry),
+        issued_by=user.id,
+    )
+    session.add(version)
+    alert.current_version = number
+    alert.expires = version.expires
+    alert.updated_at = sent
+    session.flush()
+    emit(session, events.ALERT_ISSUED, events.alert_issued(alert.id, version.id, number, msg_type))
+    _audit(session, user, f"alert.{msg_type.lower()}", alert.id, version=number)
+    return version
+
+
+def _lock_alert(session: Session, alert_id: str) -> Alert:
+    # Row lock on PostgreSQL so two officers cannot issue/update the same alert at once.
+    alert = session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update())
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    return alert
+
+
+def issue_alert(
+    session: Session, settings: Settings, user: User, alert_id: str
+) -> tuple[AlertVersion, int]:
+    """Issue a draft: store version 1 and its outbox event together; returns (version, count)."""
+    _require_officer(user)
+    alert = _lock_alert(session, alert_id)
+    _require_own_alert(user, alert)
+    if alert.state != "draft":
+        raise Conflict(f"alert already {alert.state}; use update or cancel", code="already_issued")
+    if alert.status == "Draft":
+        raise Conflict("a message with status Draft is not for distribution; set a status")
+    _check_expiry(alert.expires)
+    content = alert.draft
+    area = resolve_area(session, AreaIn.model_validate(content["area"]))
+    # Re-check: the officer's municipalities may have changed since drafting.
+    _check_area_allowed(session, settings, user, area)
+    # Atomic state flip: a concurrent second issue finds no draft and changes nothing.
+    flipped = session.execute(
+        update(Alert).where(Alert.id == alert.id, Alert.state == "draft").values(state="issued")
+    )
+    if flipped.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("alert already issued", code="already_issued")
+    alert.state = "issued"
+    version = _write_version(session, settings, user, alert, "Alert", content, area.geometry)
+    recipients = len(target_subscriptions(session, area.geometry).subscription_ids)
+    version.recipients_targeted = recipients
+    return version, recipients
+
+
+def _require_live(alert: Alert) -> None:
+    if alert.state == "draft":
+        raise Conflict("alert is a draft; issue it first", code="not_issued")
+    if alert.state == "cancelled":
+        raise Conflict("alert was cancelled; it cannot change", code="cancelled")
+    if alert.state == "expired" or alert.expires <= utcnow():
+        raise Conflict("alert has expired; issue a new one", code="expired")
+
+
+def update_alert(
+    session: Session, settings: Settings, user: User, alert_id: str, body: AlertUpdate
+) -> tuple[AlertVersion, int]:
+    """Issue an Update: the current content with the given fields replaced, as a new version."""
+    _require_officer(user)
+    alert = _lock_alert(session, alert_id)
+    _require_own_alert(user, alert)
+    _require_live(alert)
+    current = alert.versions[-1].content
+    merged = {**current, **body.model_dump(mode="json", exclude_unset=True)}
+    merged.pop("municipality_code", None)
+    try:
+        content = AlertContent.model_validate(merged)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    _check_expiry(content.expires)
+    area = resolve_area(session, content.area)
+    _check_area_allowed(session, settings, user, area)
+    version = _write_version(
+        session, settings, user, alert, "Update", _content_dict(content, area), area.geometry
+    )
+    recipients = len(recipients_of(session, version))
+    version.recipients_targeted = recipients
+    return version, recipients
+
+
+def cancel_alert(
+    session: Session, settings: Settings, user: User, alert_id: str, body: AlertCancel
+) -> tuple[AlertVersion, int]:
+    """Issue a Cancel to everyone the alert reached; the alert leaves the active list."""
+    _require_officer(user)
+    alert = _lock_alert(session, alert_id)
+    _require_own_alert(user, alert)
+    _require_live(alert)
+    previous = alert.versions[-1]
+    content = {**previous.content, "cancel_reason": body.reason}
+    version = _write_version(
+        session, settings, user, alert, "Cancel", content, shape(previous.area_geometry)
+    )
+    alert.state = "cancelled"
+    recipients = len(recipients_of(session, version))
+    version.recipients_targeted = recipients
+    return version, recipients
+
+
+def expire_alerts(session: Session) -> list[str]:
+    """Mark alerts past `expires` as expired; returns their ids."""
+    now = utcnow()
+    expired = list(
+        session.scalars(select(Alert.id).where(Alert.state == "issued", Alert.expires <= now))
+    )
+    if expired:
+        session.execute(
+            update(Alert)
+            .where(Alert.id.in_(expired), Alert.state == "issued")
+            .values(state="expired", updated_at=now)
+        )
+        for alert_id in expired:
+            emit(session, events.ALERT_EXPIRED, {"alert_id": alert_id})
+    return expired
+
+
+# ---------------------------------------------------------------------------------------------
+# Deliveries
+
+
+def record_deliveries(
+    session: Session, version_id: str, subscription_ids: Iterable[str], channel: str
+) -> int:
+    """Insert pending delivery records, skipping any that exist; returns how many were new."""
+    rows = [
+        {
+            "alert_version_id": version_id,
+            "subscription_id": sid,
+            "channel": channel,
+            "state": "pending",
+            "attempts": 0,
+            "created_at": utcnow(),
+        }
+        for sid in subscription_ids
+    ]
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Delivery)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["alert_version_id", "subscription_id", "channel"])
+    )
+    result = session.execute(statement)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def supersede_older(session: Session, version: AlertVersion) -> None:
+    """Pending deliveries of older versions will never be sent: the new one replaces them."""
+    older = select(AlertVersion.id).where(
+        AlertVersion.alert_id == version.alert_id, AlertVersion.version < version.version
+    )
+    session.execute(
+        update(Delivery)
+        .where(Delivery.alert_version_id.in_(older), Delivery.state == "pending")
+        .values(state="superseded")
+    )
+
+
+def _live_version() -> ColumnElement[bool]:
+    return AlertVersion.expires > utcnow()
+
+
+def claim_pending(
+    session: Session, version_id: str, subscription_ids: list[str], channel: str = "websocket"
+) -> list[str]:
+    """Atomically mark pending deliveries as sent; only the claimed ones may be sent now."""
+    if not subscription_ids:
+        return []
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.alert_version_id == version_id,
+            Delivery.channel == channel,
+            Delivery.state == "pending",
+            Delivery.subscription_id.in_(subscription_ids),
+        )
+        .values(state="sent", sent_at=utcnow(), attempts=Delivery.attempts + 1)
+        .returning(Delivery.subscription_id)
+    )
+    return list(result.scalars())
+
+
+def unclaim(
+    session: Session, version_id: str, subscription_id: str, channel: str, error: str
+) -> None:
+    """Put a delivery back to pending after its send failed (the client went away)."""
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.alert_version_id == version_id,
+            Delivery.subscription_id == subscription_id,
+            Delivery.channel == channel,
+        )
+        .values(state="pending", sent_at=None, error=error[:500])
+    )
+
+
+def pending_versions_for(
+    session: Session, subscription_ids: list[str], channel: str = "websocket"
+) -> list[tuple[str, str]]:
+    """(version_id, subscription_id) pairs still pending for live versions, oldest first."""
+    if not subscription_ids:
+        return []
+    rows = session.execute(
+        select(Delivery.alert_version_id, Delivery.subscription_id)
+        .join(AlertVersion, AlertVersion.id == Delivery.alert_version_id)
+        .where(
+            Delivery.subscription_id.in_(subscription_ids),
+            Delivery.channel == channel,
+            Delivery.state == "pending",
+            _live_version(),
+        )
+        .order_by(AlertVersion.sent)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def catch_up(session: Session, subscription: Subscription) -> list[tuple[AlertVersion, bool]]:
+    """What a resident connecting now must see: (latest version, already_sent) per active alert.
+
+    Records a pending delivery for active alerts that cover their places but were issued before
+    they registered, so the counts include them.
+    """
+    active = session.scalars(
+        select(Alert).where(Alert.state == "issued", Alert.expires > utcnow())
+    ).all()
+    result: list[tuple[AlertVersion, bool]] = []
+    for alert in active:
+        latest = alert.versions[-1]
+        existing = session.scalar(
+            select(Delivery.state).where(
+                Delivery.alert_version_id == latest.id,
+                Delivery.subscription_id == subscription.id,
+                Delivery.channel == "websocket",
+            )
+        )
+        if existing is None:
+            area = shape(latest.area_geometry)
+            if not any(place_in_area(session, place, area) for place in subscription.places):
+                continue
+            record_deliveries(session, latest.id, [subscription.id], "websocket")
+            existing = "pending"
+        result.append((latest, existing == "sent"))
+    return result
+
+
+def deliveries_summary(session: Session, user: User, alert_id: str) -> dict[str, Any]:
+    """Counts for the alert's current version: recipients, per channel per state, acknowledged."""
+    alert = get_alert(session, user, alert_id)
+    if alert.state == "draft":
+        raise Conflict("alert is a draft; nothing was delivered", code="not_issued")
+    _require_own_or_reader(user, alert)
+    version = alert.versions[-1]
+    counts = session.execute(
+        select(Delivery.channel, Delivery.state, func.count())
+        .where(Delivery.alert_version_id == version.id)
+        .group_by(Delivery.channel, Delivery.state)
+    ).all()
+    channels: dict[str, dict[str, int]] = {
+        channel: {"pending": 0, "sent": 0, "failed": 0, "superseded": 0} for channel in CHANNELS
+    }
+    for channel, state, count in counts:
+        channels.setdefault(channel, {"pending": 0, "sent": 0, "failed": 0, "superseded": 0})
+        channels[channel][state] = count
+    recipients = session.scalar(
+        select(func.count(distinct(Delivery.subscription_id))).where(
+            Delivery.alert_version_id == version.id
+        )
+    )
+    acknowledged = session.scalar(
+        select(func.count())
+        .select_from(Acknowledgement)
+        .where(Acknowledgement.alert_id == alert.id)
+    )
+    return {
+        "alert_id": alert.id,
+        "version": version.version,
+        "recipients": int(recipients or 0),
+        "channels": channels,
+        "acknowledged": int(acknowledged or 0),
+    }
+
+
+def _require_own_or_reader(user: User, alert: Alert) -> None:
+    if user.role in ("admin", "media"):
+        return
+    if user.role == "officer":
+        _require_own_alert(user, alert)
+        return
+    raise Forbidden("delivery figures are for officers of the alert's municipality")
+
+
+def acknowledge(session: Session, subscription: Subscription, alert_id: str) -> bool:
+    """Record that a resident acknowledged an alert sent to them; False if already recorded."""
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.state == "draft":
+        raise NotFound(f"no alert {alert_id}", field="ack")
+    received = session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .join(AlertVersion, AlertVersion.id == Delivery.alert_version_id)
+        .where(AlertVersion.alert_id == alert_id, Delivery.subscription_id == subscription.id)
+    )
+    if not received:
+        raise Conflict("this alert was not sent to you", field="ack")
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    result = session.execute(
+        insert(Acknowledgement)
+        .values(
+            alert_id=alert_id,
+            subscription_id=subscription.id,
+            version=alert.current_version,
+            acknowledged_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["alert_id", "subscription_id"])
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+
+def choose_info(infos: list[dict[str, Any]], languages: list[str]) -> dict[str, Any]:
+    """The info block in the best of the resident's languages; then Japanese; then the first."""
+
+    def primary(tag: str) -> str:
+        return tag.split("-")[0].lower()
+
+    for wanted in languages:
+        for info in infos:
+            if info["language"].lower() == wanted.lower():
+                return info
+        for info in infos:
+            if primary(info["language"]) == primary(wanted):
+                return info
+    for info in infos:
+        if primary(info["language"]) == "ja":
+            return info
+    return infos[0]
+
+
+def render_message(
+    version: AlertVersion, languages: list[str], *, in_area: bool = True, replay: bool = False
+) -> dict[str, Any]:
+    """The JSON a resident's device receives for one alert version."""
+    content = version.content
+    info = choose_info(content["info"], languages)
+    return {
+        "type": "alert",
+        "alert_id": version.alert_id,
+        "version": version.version,
+        "identifier": version.identifier,
+        "msg_type": version.msg_type,
+        "status": version.status,
+        "event": content["event"],
+        "category": content["category"],
+        "severity": content["severity"],
+        "urgency": content["urgency"],
+        "certainty": content["certainty"],
+        "evacuation_level": content.get("evacuation_level"),
+        "sent": version.sent.isoformat(),
+        "onset": content.get("onset"),
+        "expires": version.expires.isoformat(),
+        "references": version.references,
+        "language": info["language"],
+        "headline": info["headline"],
+        "description": info["description"],
+        "instruction": info.get("instruction"),
+        "cancel_reason": content.get("cancel_reason"),
+        "area": version.area_geometry,
+        "in_area": in_area,
+        "replay": replay,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscriptions
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _places(session: Session, body: SubscriptionIn) -> list[SubscriptionPlace]:
+    places = []
+    for index, place in enumerate(body.places):
+        code = None
+        if place.municipality_code is not None:
+            field = f"places[{index}].municipality_code"
+            try:
+                code = normalize_municipality_code(place.municipality_code)
+            except ValueError as exc:
+                raise InvalidInput(str(exc), field=field) from None
+            get_municipality(session, code, field=field)
+        places.append(
+            SubscriptionPlace(
+                position=index,
+                label=place.label,
+                lon=place.lon,
+                lat=place.lat,
+                municipality_code=code,
+            )
+        )
+    return places
+
+
+def create_subscription(session: Session, body: SubscriptionIn) -> tuple[Subscription, str]:
+    """Register a resident; returns the subscription and its secret token (shown once)."""
+    token = secrets.token_urlsafe(32)
+    subscription = Subscription(
+        id=new_id(),
+        token_hash=_token_hash(token),
+        languages=body.languages,
+        places=_places(session, body),
+    )
+    session.add(subscription)
+    session.flush()
+    emit(session, events.SUBSCRIPTION_CHANGED, {"subscription_id": subscription.id})
+    return subscription, token
+
+
+def subscription_by_token(session: Session, token: str | None) -> Subscription:
+    """The subscription a resident's secret token belongs to."""
+    if not token:
+        raise NotAuthenticated("subscription token missing")
+    subscription = session.scalar(
+        select(Subscription).where(Subscription.token_hash == _token_hash(token))
+    )
+    if subscription is None:
+        raise NotAuthenticated("unknown subscription token")
+    return subscription
+
+
+def _owned(session: Session, subscription_id: str, token: str | None) -> Subscription:
+    subscription = subscription_by_token(session, token)
+    if subscription.id != subscription_id:
+        raise Forbidden("the token belongs to another subscription")
+    return subscription
+
+
+def replace_subscription(
+    session: Session, subscription_id: str, token: str | None, body: SubscriptionIn
+) -> Subscription:
+    """Replace a subscription's places and languages (authenticated by its token)."""
+    subscription = _owned(session, subscription_id, token)
+    subscription.places = _places(session, body)
+    subscription.languages = body.languages
+    subscription.updated_at = utcnow()
+    session.flush()
+    emit(session, events.SUBSCRIPTION_CHANGED, {"subscription_id": subscription.id})
+    return subscription
+
+
+def delete_subscription(session: Session, subscription_id: str, token: str | None) -> None:
+    """Forget a resident: their places, deliveries and acknowledgements go with it."""
+    subscription = _owned(session, subscription_id, token)
+    session.execute(delete(Delivery).where(Delivery.subscription_id == subscription.id))
+    session.execute(
+        delete(Acknowledgement).where(Acknowledgement.subscription_id == subscription.id)
+    )
+    session.delete(subscription)
+    emit(
+        session, events.SUBSCRIPTION_CHANGED, {"subscription_id": subscription_id, "deleted": True}
+    )
+
+
+def subscription_ids_for_version(session: Session, version_id: str) -> list[str]:
+    """Every subscription with a delivery record for a version (any state)."""
+    return list(
+        session.scalars(
+            select(Delivery.subscription_id).where(Delivery.alert_version_id == version_id)
+        )
+    )

@@ -1,0 +1,5 @@
+"""`python -m kizuna` runs the CLI."""
+
+from kizuna.cli import app
+
+app()

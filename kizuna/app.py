@@ -1,0 +1,164 @@
+"""The app factory: builds a runtime from settings and assembles every domain's routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import alerts.api
+import kizuna.api
+from alerts.live import ResidentGateway
+from alerts.tasks import EXPIRE
+from kizuna.errors import KizunaError, error_body
+from kizuna.runtime import Runtime, build_runtime
+from kizuna.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _field_path(location: Any) -> str | None:
+    parts = [p for p in location if p not in ("body", "query", "path", "header", "form")]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error, ours or the framework's, leaves in the one error shape."""
+
+    @app.exception_handler(KizunaError)
+    async def domain_error(_: Request, exc: KizunaError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+        field = _field_path(first.get("loc", ()))
+        if first.get("type") == "missing":
+            message = f"{field or 'value'} is required"
+        return JSONResponse(error_body("invalid_input", message, field), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            401: "not_authenticated",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database error: %s", exc)
+        return JSONResponse(
+            error_body("database_unavailable", "the database is busy or unreachable; retry"),
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the configured size before reading them into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            response = JSONResponse(
+                error_body("too_large", f"request body over {self.max_bytes} bytes"),
+                status_code=413,
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise StarletteHTTPException(413, f"request body over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _periodic(runtime: Runtime, task: str, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            runtime.tasks.submit(task)
+        except Exception:
+            log.exception("could not schedule %s", task)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the Kizuna API for `settings` (read from the environment when not given)."""
+    settings = settings or Settings()
+    runtime = runtime or build_runtime(settings)
+    gateway = ResidentGateway(runtime)
+    gateway.register()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.bus.start()
+        background = [
+            asyncio.create_task(runtime.relay.run(), name="outbox-relay"),
+            asyncio.create_task(gateway.sweep_forever(), name="delivery-sweep"),
+            asyncio.create_task(
+                _periodic(runtime, EXPIRE, settings.expiry_check_interval_s), name="expiry"
+            ),
+        ]
+        runtime.relay.kick()
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await runtime.bus.stop()
+            await asyncio.to_thread(runtime.close)
+
+    app = FastAPI(
+        title="Kizuna",
+        version="0.1.0",
+        description="Disaster alerts, shelters, dispatch and mutual aid for municipalities.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.resident_gateway = gateway
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.include_router(kizuna.api.router)
+    app.include_router(alerts.api.router)
+    app.include_router(alerts.api.ws_router)
+    return app

@@ -1,0 +1,148 @@
+"""The `kizuna` command: serve, migrate, seed demo data, manage users and areas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kizuna.settings import Settings
+
+app = typer.Typer(help="Kizuna: disaster alerts and shelter coordination.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+areas_app = typer.Typer(help="Municipality areas (boundaries).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(areas_app, name="areas")
+console = Console()
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations."""
+    from kizuna.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    console.print(f"database at head: {settings.resolved_database_url}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Apply pending migrations, then run the API and WebSocket gateway."""
+    import uvicorn
+
+    from kizuna.app import create_app
+    from kizuna.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    console.print(f"Kizuna API      http://{host}:{port}/api/v1")
+    console.print(f"OpenAPI docs    http://{host}:{port}/docs")
+    console.print(f"health          http://{host}:{port}/healthz")
+    console.print(f"residents' WS   ws://{host}:{port}/ws/alerts?token=<subscription token>")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def demo(
+    subscribers: Annotated[int, typer.Option(help="Synthetic residents to create.")] = 3000,
+) -> None:
+    """Seed the demo city, a user per role and synthetic residents (idempotent)."""
+    from kizuna.db import Database
+    from kizuna.demo import seed_demo
+    from kizuna.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    database = Database(settings.resolved_database_url)
+    with database.session() as session:
+        summary = seed_demo(session, subscribers=subscribers)
+    database.dispose()
+    table = Table(title=f"Demo logins — {summary.municipality_name} ({summary.municipality_code})")
+    table.add_column("username")
+    table.add_column("role")
+    table.add_column("password")
+    for username, role in summary.users:
+        table.add_row(username, role, summary.password)
+    console.print(table)
+    console.print(f"{summary.subscribers} synthetic residents registered.")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[
+        str, typer.Option(help="admin, officer, shelter_manager, responder, volunteer or media.")
+    ],
+    password: Annotated[str, typer.Option(help="At least 8 characters.")],
+    municipality: Annotated[
+        list[str] | None, typer.Option(help="全国地方公共団体コード (5 or 6 digits); repeatable.")
+    ] = None,
+) -> None:
+    """Create a user who acts for the given municipalities."""
+    from kizuna.auth import create_user
+    from kizuna.db import Database
+    from kizuna.errors import KizunaError
+    from kizuna.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            user = create_user(session, name, password, role, municipality or [])
+            scope = ", ".join(user.municipality_codes) or "all municipalities"
+            console.print(f"created {user.username} ({user.role}) for {scope}")
+    except KizunaError as exc:
+        raise _fail(f"{exc.message}" + (f" ({exc.field})" if exc.field else "")) from None
+    finally:
+        database.dispose()
+
+
+@areas_app.command("import")
+def areas_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoJSON FeatureCollection of boundaries.", exists=True, dir_okay=False
+        ),
+    ],
+    code_property: Annotated[
+        str, typer.Option(help="Property holding the municipality code.")
+    ] = "N03_007",
+    name_property: Annotated[str, typer.Option(help="Property holding the name.")] = "N03_004",
+) -> None:
+    """Import municipality boundaries; features of one code merge into one area."""
+    from gis import GeometryError
+    from kizuna.areas import import_boundaries
+    from kizuna.db import Database
+    from kizuna.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            areas, skipped = import_boundaries(session, file, code_property, name_property)
+            for municipality in areas:
+                console.print(f"  {municipality.code}  {municipality.name}")
+    except GeometryError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        database.dispose()
+    console.print(f"imported {len(areas)} municipalities; skipped {len(skipped)} features")
+    for reason in skipped:
+        console.print(f"  [yellow]skipped[/yellow] {reason}")

@@ -1,0 +1,107 @@
+"""Demo data: one synthetic municipality, a user per role and a few thousand residents."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry import Polygon
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from alerts.models import Subscription, SubscriptionPlace
+from gis import SubscriberIndex, normalize_municipality_code
+from kizuna.areas import upsert_municipality
+from kizuna.auth import create_user
+from kizuna.db import new_id
+from kizuna.models import ROLES, User
+
+# 99999 is outside every real prefecture (01-47): the demo can never be mistaken for a real city.
+DEMO_CODE = normalize_municipality_code("99999")
+DEMO_NAME = "絆市 (Kizuna City, demo)"
+DEMO_CENTRE = (136.9650, 37.0430)  # lon, lat: inland Noto, for a plausible map
+DEMO_PASSWORD = "kizuna-demo-pass"
+DEMO_LANGUAGES = [
+    ["ja"],
+    ["ja"],
+    ["ja"],
+    ["en", "ja"],
+    ["zh-Hans", "ja"],
+    ["ko", "ja"],
+    ["vi", "ja"],
+    ["pt", "ja"],
+    ["ne", "ja"],
+    ["tl", "en"],
+]
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    municipality_code: str
+    municipality_name: str
+    users: list[tuple[str, str]]
+    subscribers: int
+    password: str
+
+
+def demo_boundary(vertices: int = 720, seed: int = 7) -> Polygon:
+    """An irregular, valid city outline of about 12 km across around the demo centre."""
+    rng = np.random.default_rng(seed)
+    angles = np.linspace(0, 2 * math.pi, vertices, endpoint=False)
+    # Smooth noise: a few low harmonics give a coastline-like wobble without self-intersection.
+    radius = np.full(vertices, 6.0)
+    for harmonic in range(2, 9):
+        radius += rng.uniform(-0.5, 0.5) * np.sin(harmonic * angles + rng.uniform(0, 6.28))
+    km_per_deg_lat = 111.0
+    km_per_deg_lon = 111.0 * math.cos(math.radians(DEMO_CENTRE[1]))
+    lons = DEMO_CENTRE[0] + radius * np.cos(angles) / km_per_deg_lon
+    lats = DEMO_CENTRE[1] + radius * np.sin(angles) / km_per_deg_lat
+    polygon = Polygon(zip(lons.round(6), lats.round(6), strict=True))
+    return polygon if polygon.is_valid else shapely.make_valid(polygon)
+
+
+def seed_demo(session: Session, subscribers: int = 3000, seed: int = 42) -> DemoSummary:
+    """Create (or top up) the demo city; running it twice adds nothing twice."""
+    boundary = demo_boundary()
+    upsert_municipality(session, DEMO_CODE, DEMO_NAME, boundary)
+    users: list[tuple[str, str]] = []
+    for role in ROLES:
+        username = f"demo-{role.replace('_', '-')}"
+        if session.scalar(select(User.id).where(User.username == username)) is None:
+            create_user(
+                session, username, DEMO_PASSWORD, role, [DEMO_CODE], display_name=f"Demo {role}"
+            )
+        users.append((username, role))
+    existing = session.scalar(select(func.count()).select_from(Subscription)) or 0
+    missing = max(0, subscribers - existing)
+    if missing:
+        _add_subscribers(session, boundary, missing, seed + existing)
+    session.flush()
+    return DemoSummary(DEMO_CODE, DEMO_NAME, users, max(subscribers, existing), DEMO_PASSWORD)
+
+
+def _add_subscribers(session: Session, boundary: Polygon, count: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    min_lon, min_lat, max_lon, max_lat = boundary.bounds
+    lons: list[float] = []
+    lats: list[float] = []
+    while len(lons) < count:
+        xs = rng.uniform(min_lon, max_lon, count * 2)
+        ys = rng.uniform(min_lat, max_lat, count * 2)
+        inside = SubscriberIndex(np.arange(len(xs)), xs, ys).within(boundary)
+        lons.extend(xs[inside].round(6).tolist())
+        lats.extend(ys[inside].round(6).tolist())
+    for index in range(count):
+        # The token of a demo subscriber is never shown; these residents exist to be counted.
+        session.add(
+            Subscription(
+                id=new_id(),
+                token_hash=new_id().replace("-", "") + new_id().replace("-", "")[:32],
+                languages=DEMO_LANGUAGES[index % len(DEMO_LANGUAGES)],
+                places=[
+                    SubscriptionPlace(position=0, label="home", lon=lons[index], lat=lats[index])
+                ],
+            )
+        )
