@@ -56,7 +56,9 @@ class AlertVersion(Base):
     # The resolved area (union of geometry, circles and municipalities) as GeoJSON.
     area_geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
     recipients_targeted: Mapped[int | None] = mapped_column(default=None)
-    fanout_completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set once, by the fan-out run that split the recipients into chunks.
+    chunks_total: Mapped[int | None] = mapped_column(default=None)
+    fanout_completed_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     issued_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
 
     alert: Mapped[Alert] = relationship(back_populates="versions")
@@ -133,3 +135,17 @@ class Acknowledgement(Base):
     subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     version: Mapped[int]
     acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FanoutChunk(Base):
+    """A fixed slice of one version's recipients: the unit of fan-out work, retried until done."""
+
+    __tablename__ = "fanout_chunks"
+    __table_args__ = (UniqueConstraint("alert_version_id", "index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    alert_version_id: Mapped[str] = mapped_column(ForeignKey("alert_versions.id"), index=True)
+    index: Mapped[int]
+    subscription_ids: Mapped[list[str]] = mapped_column(JSON)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -512,9 +512,9 @@ def record_deliveries(
         insert(Delivery)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["alert_version_id", "subscription_id", "channel"])
+        .returning(Delivery.id)
     )
-    result = session.execute(statement)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return len(session.execute(statement).all())
 
 
 def supersede_older(session: Session, version: AlertVersion) -> None:
@@ -687,8 +687,9 @@ def acknowledge(session: Session, subscription: Subscription, alert_id: str) -> 
             acknowledged_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["alert_id", "subscription_id"])
+        .returning(Acknowledgement.id)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.first() is not None
 
 
 # ---------------------------------------------------------------------------------------------

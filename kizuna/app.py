@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import alerts.api
 import kizuna.api
 from alerts.live import ResidentGateway
-from alerts.tasks import EXPIRE
+from alerts.tasks import EXPIRE, RECONCILE
 from kizuna.errors import KizunaError, error_body
 from kizuna.runtime import Runtime, build_runtime
 from kizuna.settings import Settings
@@ -134,10 +134,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         background = [
             asyncio.create_task(runtime.relay.run(), name="outbox-relay"),
             asyncio.create_task(gateway.sweep_forever(), name="delivery-sweep"),
-            asyncio.create_task(
-                _periodic(runtime, EXPIRE, settings.expiry_check_interval_s), name="expiry"
-            ),
         ]
+        if not settings.distributed:
+            # Distributed mode runs these timers once for the cluster, in Celery beat.
+            background += [
+                asyncio.create_task(
+                    _periodic(runtime, EXPIRE, settings.expiry_check_interval_s), name="expiry"
+                ),
+                asyncio.create_task(
+                    _periodic(runtime, RECONCILE, settings.reconcile_interval_s), name="reconcile"
+                ),
+            ]
         runtime.relay.kick()
         try:
             yield

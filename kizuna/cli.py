@@ -57,6 +57,49 @@ def serve(
 
 
 @app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes or threads.")] = 2,
+    pool: Annotated[str, typer.Option(help="prefork, solo or threads.")] = "prefork",
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker for fan-out and timers (needs KIZUNA_REDIS_URL)."""
+    from kizuna.migrate import upgrade
+    from kizuna.runtime import build_runtime
+
+    settings = Settings()
+    if not settings.redis_url:
+        raise _fail("KIZUNA_REDIS_URL is not set: the embedded default runs tasks in `serve`")
+    upgrade(settings)
+    runtime = build_runtime(settings)
+    runtime.celery.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--loglevel={loglevel}",
+            "--queues=kizuna",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@app.command()
+def beat(
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run Celery beat: alert expiry, the fan-out reconciler and the outbox relay timers."""
+    from kizuna.runtime import build_runtime
+
+    settings = Settings()
+    if not settings.redis_url:
+        raise _fail("KIZUNA_REDIS_URL is not set: the embedded default runs timers in `serve`")
+    runtime = build_runtime(settings)
+    schedule = settings.data_dir / "celerybeat-schedule"
+    runtime.celery.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+
+
+@app.command()
 def demo(
     subscribers: Annotated[int, typer.Option(help="Synthetic residents to create.")] = 3000,
 ) -> None:

@@ -87,14 +87,15 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.after_outbox_commit: list[Callable[[], None]] = []
+        self.after_outbox_commit: list[Callable[[set[str]], None]] = []
         event.listen(self.sessions, "after_commit", self._after_commit)
 
     def _after_commit(self, session: Session) -> None:
         # The outbox relay is woken as soon as a transaction that queued events commits.
-        if session.info.pop("outbox", False):
+        topics = session.info.pop("outbox", None)
+        if topics:
             for callback in self.after_outbox_commit:
-                callback()
+                callback(topics)
 
     @property
     def dialect(self) -> str:

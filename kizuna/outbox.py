@@ -24,7 +24,7 @@ def emit(session: Session, topic: str, payload: dict[str, Any]) -> OutboxEvent:
     """Queue an event in the caller's transaction; it is published only if that commits."""
     event = OutboxEvent(topic=topic, payload=payload)
     session.add(event)
-    session.info["outbox"] = True
+    session.info.setdefault("outbox", set()).add(topic)
     return event
 
 
@@ -37,7 +37,7 @@ class OutboxRelay:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def kick(self) -> None:
+    def kick(self, *_topics: object) -> None:
         """Ask the relay to look now (thread-safe); it also polls on an interval."""
         if self._loop is not None and self._wake is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake.set)

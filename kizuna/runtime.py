@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,8 @@ from kizuna.outbox import OutboxRelay
 from kizuna.settings import Settings
 from kizuna.tasks import InProcessTaskRunner, TaskRegistry, TaskRunner
 from kizuna.ws import ConnectionHub
+
+RELAY_OUTBOX = "kizuna.relay_outbox"
 
 
 @dataclass
@@ -23,6 +26,7 @@ class Runtime:
     tasks: TaskRunner = field(init=False)
     relay: OutboxRelay = field(init=False)
     cache: dict[str, Any] = field(default_factory=dict)
+    celery: Any = None
 
     def hub(self, name: str) -> ConnectionHub:
         """The live-connection hub for one kind of client (residents, responders, ...)."""
@@ -40,12 +44,34 @@ def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     registry = TaskRegistry()
-    runtime = Runtime(settings=settings, db=db, bus=InProcessBus(), registry=registry)
-    runtime.tasks = InProcessTaskRunner(runtime, registry)
+    bus: Bus
+    if settings.redis_url:
+        from kizuna.redis_bus import RedisBus
+
+        bus = RedisBus(settings.redis_url)
+    else:
+        bus = InProcessBus()
+    runtime = Runtime(settings=settings, db=db, bus=bus, registry=registry)
     runtime.relay = OutboxRelay(runtime)
+    if settings.crash_point == "after_outbox_commit":
+        db.after_outbox_commit.append(_crash)
     db.after_outbox_commit.append(runtime.relay.kick)
 
     import alerts.tasks
 
+    registry.register(RELAY_OUTBOX, lambda rt: rt.relay.publish_pending(), max_retries=0)
     alerts.tasks.register(runtime)
+    if settings.redis_url:
+        from kizuna.celery_app import CeleryTaskRunner, make_celery
+
+        runtime.celery = make_celery(settings, registry)
+        runtime.tasks = CeleryTaskRunner(runtime.celery)
+    else:
+        runtime.tasks = InProcessTaskRunner(runtime, registry)
     return runtime
+
+
+def _crash(topics: set[str]) -> None:
+    # Test hook: die like kill -9 would, after an alert's commit and before the relay publishes.
+    if "alert.issued" in topics:
+        os._exit(137)

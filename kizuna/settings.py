@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=2_000_000, ge=1024)
     cap_sender_domain: str = Field(default="kizuna.local", description="Domain in CAP <sender>.")
     delivery_sweep_interval_s: float = Field(default=5.0, gt=0)
+    # Distributed mode: a chunk of 1,000 recipients is done in well under a second, so an
+    # unacknowledged task is handed to another worker after this long.
+    celery_visibility_timeout_s: int = Field(default=300, ge=10)
+    # A version whose fan-out is unfinished after this long is picked up again by the reconciler.
+    fanout_grace_s: float = Field(default=30.0, gt=0)
+    reconcile_interval_s: float = Field(default=15.0, gt=0)
+    # Pause between fan-out chunks, to spare a small database during a huge fan-out.
+    fanout_chunk_pause_s: float = Field(default=0.0, ge=0, le=10)
+    two_person_rule: bool = False
+    # Test hook only: "after_outbox_commit" kills the process right after a commit that queued
+    # events, before the relay can publish them (to prove the relay recovers on restart).
+    crash_point: str | None = None
     log_level: str = "INFO"
 
     @cached_property

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from kizuna.settings import Settings
-from tests.support import LiveServer, start_server
+from tests.services import PrivateRedis, fresh_database, postgres_reason, redis_reason
+from tests.support import LiveServer, free_port, start_server
 
 REQUIRE_SERVICES = os.environ.get("KIZUNA_REQUIRE_SERVICES") == "1"
 
@@ -23,9 +24,59 @@ def unavailable(service: str, reason: str) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test."""
+    reason = postgres_reason()
+    if reason:
+        unavailable("PostgreSQL", reason)
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The machine's Redis (db 0 is not flushed: tests use their own key prefixes)."""
+    from tests.services import REDIS_URL
+
+    reason = redis_reason()
+    if reason:
+        unavailable("Redis", reason)
+    return REDIS_URL
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of this test's own, free to be stopped and restarted."""
+    import shutil
+
+    if not shutil.which("redis-server"):
+        unavailable("redis-server", "binary not installed")
+    server = PrivateRedis(free_port(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run a test once on SQLite and once on PostgreSQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    if backend == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
     return Settings(
         data_dir=tmp_path,
+        database_url=database_url,
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
         delivery_sweep_interval_s=0.5,
         outbox_poll_interval_s=0.5,

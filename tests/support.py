@@ -20,6 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from kizuna.app import create_app
 from kizuna.areas import upsert_municipality
 from kizuna.auth import create_user
+from kizuna.db import Database
 from kizuna.runtime import Runtime, build_runtime
 from kizuna.settings import Settings
 
@@ -37,9 +38,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def seed_basics(runtime: Runtime) -> None:
+def seed_basics(database: Database) -> None:
     """Two cities, an officer for each, an admin and one user of every other role in city A."""
-    with runtime.db.session() as session:
+    with database.session() as session:
         upsert_municipality(session, CITY_A, "Atown", box(*CITY_A_BOX))
         upsert_municipality(session, CITY_B, "Btown", box(*CITY_B_BOX))
         create_user(session, "officer-a", PASSWORD, "officer", [CITY_A])
@@ -209,7 +210,7 @@ class ResidentSocket:
 
 
 def start_server(
-    settings: Settings, seed: Callable[[Runtime], None] | None = seed_basics
+    settings: Settings, seed: Callable[[Database], None] | None = seed_basics
 ) -> LiveServer:
     """Migrate, seed and run the real app under uvicorn in a thread on a free port."""
     from kizuna.migrate import upgrade
@@ -217,7 +218,7 @@ def start_server(
     upgrade(settings)
     runtime = build_runtime(settings)
     if seed is not None:
-        seed(runtime)
+        seed(runtime.db)
     port = free_port()
     config = uvicorn.Config(
         create_app(settings, runtime=runtime),

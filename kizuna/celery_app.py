@@ -1,0 +1,97 @@
+"""Celery for the distributed mode: every registered task becomes a Celery task; beat timers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery import Celery
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from kizuna.bus import BusUnavailable
+from kizuna.settings import Settings
+from kizuna.tasks import TaskRegistry, TaskSpec
+
+log = logging.getLogger(__name__)
+
+_worker_runtime: Any = None
+_worker_lock = threading.Lock()
+
+
+def _runtime_for_worker() -> Any:
+    """The worker process's runtime, built on first use from the environment's settings."""
+    global _worker_runtime
+    with _worker_lock:
+        if _worker_runtime is None:
+            from kizuna.runtime import build_runtime
+
+            _worker_runtime = build_runtime(Settings())
+        return _worker_runtime
+
+
+def make_celery(settings: Settings, registry: TaskRegistry) -> Celery:
+    """A Celery app on the settings' Redis, with late acks and jittered exponential retries."""
+    app = Celery("kizuna", broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        # A worker killed mid-task (kill -9, OOM) must not lose the task: it goes back.
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="kizuna",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_s},
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "alerts-expire": {
+                "task": "alerts.expire",
+                "schedule": settings.expiry_check_interval_s,
+            },
+            "alerts-reconcile": {
+                "task": "alerts.reconcile",
+                "schedule": settings.reconcile_interval_s,
+            },
+            "outbox-relay": {
+                "task": "kizuna.relay_outbox",
+                "schedule": settings.outbox_poll_interval_s,
+            },
+        },
+    )
+    for name in registry.names():
+        _bind(app, registry.get(name))
+    return app
+
+
+def _bind(app: Celery, spec: TaskSpec) -> None:
+    def run(self: Any, **kwargs: Any) -> None:
+        spec.function(_runtime_for_worker(), **kwargs)
+
+    app.task(
+        name=spec.name,
+        bind=True,
+        autoretry_for=(Exception,),
+        retry_backoff=max(1, int(spec.backoff_s)),
+        retry_backoff_max=int(spec.backoff_max_s),
+        retry_jitter=True,
+        max_retries=spec.max_retries,
+    )(run)
+
+
+class CeleryTaskRunner:
+    """Submits named tasks to Celery workers through Redis."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def submit(self, name: str, **kwargs: Any) -> None:
+        try:
+            self.app.send_task(name, kwargs=kwargs)
+        except (KombuOperationalError, OSError) as exc:
+            raise BusUnavailable(f"task queue unavailable: {exc}") from exc
+
+    def shutdown(self) -> None:
+        self.app.close()
