@@ -27,6 +27,8 @@ class Alert(Base):
     draft: Mapped[dict[str, Any]] = mapped_column(JSON)
     expires: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    # Set when the alert came from another system (CAP, JMA, L-Alert): its envelope and payload.
+    origin: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -60,6 +62,7 @@ class AlertVersion(Base):
     chunks_total: Mapped[int | None] = mapped_column(default=None)
     fanout_completed_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     issued_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    origin: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     alert: Mapped[Alert] = relationship(back_populates="versions")
 
@@ -149,3 +152,19 @@ class FanoutChunk(Base):
     subscription_ids: Mapped[list[str]] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ExternalMessage(Base):
+    """A message received from another system, once per (sender, identifier): imports are
+    idempotent, and later messages find the alert an earlier one created by its references."""
+
+    __tablename__ = "external_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    # "sender,identifier" as CAP references name a message (without the sent time).
+    key: Mapped[str] = mapped_column(String(500), unique=True)
+    source_format: Mapped[str] = mapped_column(String(16))
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    alert_version_id: Mapped[str | None] = mapped_column(ForeignKey("alert_versions.id"))
+    outcome: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -164,6 +164,8 @@ class Targets:
 
 def target_subscriptions(session: Session, area: BaseGeometry) -> Targets:
     """Subscriptions with a point inside `area` (edge included) or a municipality it overlaps."""
+    if area.is_empty:
+        return Targets(subscription_ids=set(), places=0)
     min_lon, min_lat, max_lon, max_lat = area.bounds
     rows = session.execute(
         select(
@@ -334,8 +336,8 @@ def is_active(alert: Alert) -> bool:
     return alert.state == "issued" and alert.expires > utcnow()
 
 
-def _format_cap_time(moment: datetime) -> str:
-    # CAP 1.2 forbids "Z": the offset is written out.
+def format_cap_time(moment: datetime) -> str:
+    """A CAP 1.2 dateTime: seconds precision, numeric offset (CAP forbids \"Z\")."""
     return moment.replace(microsecond=0).isoformat()
 
 
@@ -347,16 +349,23 @@ def _write_version(
     msg_type: str,
     content: dict[str, Any],
     area_geometry: BaseGeometry,
+    origin: dict[str, Any] | None = None,
 ) -> AlertVersion:
+    """Append a version; an external origin keeps its own identifier, sender and sent time."""
     number = alert.current_version + 1
     sent = utcnow().replace(microsecond=0)
     sender = f"{alert.municipality_code}@{settings.cap_sender_domain}"
-    references = [f"{v.sender},{v.identifier},{_format_cap_time(v.sent)}" for v in alert.versions]
+    identifier = f"urn:kizuna:{alert.municipality_code}:{alert.id}:{number}"
+    references = [f"{v.sender},{v.identifier},{format_cap_time(v.sent)}" for v in alert.versions]
+    if origin is not None:
+        identifier, sender = origin["identifier"], origin["sender"]
+        sent = datetime.fromisoformat(origin["sent"])
+        references = list(dict.fromkeys([*references, *origin.get("references", [])]))
     version = AlertVersion(
         id=new_id(),
         alert_id=alert.id,
         version=number,
-        identifier=f"urn:kizuna:{alert.municipality_code}:{alert.id}:{number}",
+        identifier=identifier,
         sender=sender,
         msg_type=msg_type,
         status=alert.status,
@@ -366,6 +375,7 @@ def _write_version(
         content=content,
         area_geometry=to_geojson(area_geometry),
         issued_by=user.id,
+        origin=origin,
     )
     session.add(version)
     alert.current_version = number
@@ -629,7 +639,7 @@ def deliveries_summary(session: Session, user: User, alert_id: str) -> dict[str,
         .where(Delivery.alert_version_id == version.id)
         .group_by(Delivery.channel, Delivery.state)
     ).all()
-    channels: dict[str, dict[str, int]] = {
+    channels: dict[str, dict[str, int]] = {  # every channel shows, even with nothing yet
         channel: {"pending": 0, "sent": 0, "failed": 0, "superseded": 0} for channel in CHANNELS
     }
     for channel, state, count in counts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,6 +26,22 @@ if TYPE_CHECKING:
     from kizuna.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+class Notifier(Protocol):
+    """A delivery channel beyond the WebSocket (Web Push, ...), offered by an integration.
+
+    Registered as `runtime.notifiers[channel] = notifier`. For each fan-out chunk, rows are
+    recorded for `reachable(...)`, then `send(...)` claims its pending rows and sends them;
+    it must be safe to call again for the same chunk (claim-then-send, like the gateway).
+    """
+
+    channel: str
+
+    def reachable(self, session: Any, subscription_ids: list[str]) -> list[str]: ...
+
+    def send(self, runtime: Runtime, version_id: str, subscription_ids: list[str]) -> None: ...
+
 
 FANOUT = "alerts.fanout"
 DELIVER_CHUNK = "alerts.deliver_chunk"
@@ -108,7 +124,16 @@ def deliver_chunk(runtime: Runtime, version_id: str, index: int) -> int:
         subscription_ids = list(chunk.subscription_ids)
         for channel in service.CHANNELS:
             service.record_deliveries(session, version_id, subscription_ids, channel)
+        reachable = {
+            channel: notifier.reachable(session, subscription_ids)
+            for channel, notifier in runtime.notifiers.items()
+        }
+        for channel, ids in reachable.items():
+            service.record_deliveries(session, version_id, ids, channel)
     announce(runtime, version_id, subscription_ids)
+    for channel, ids in reachable.items():
+        if ids:
+            runtime.notifiers[channel].send(runtime, version_id, ids)
     if runtime.settings.fanout_chunk_pause_s:
         time.sleep(runtime.settings.fanout_chunk_pause_s)
     with runtime.db.session() as session:

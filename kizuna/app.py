@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,7 @@ import alerts.api
 import kizuna.api
 from alerts.live import ResidentGateway
 from alerts.tasks import EXPIRE, RECONCILE
+from integrations import INTEGRATIONS
 from kizuna.errors import KizunaError, error_body
 from kizuna.runtime import Runtime, build_runtime
 from kizuna.settings import Settings
@@ -168,4 +170,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(kizuna.api.router)
     app.include_router(alerts.api.router)
     app.include_router(alerts.api.ws_router)
+    for name in INTEGRATIONS:
+        app.include_router(importlib.import_module(f"integrations.{name}.api").router)
     return app

@@ -21,6 +21,19 @@ app.add_typer(areas_app, name="areas")
 console = Console()
 
 
+def _add_integration_commands() -> None:
+    import importlib
+
+    from integrations import INTEGRATIONS
+
+    for name in INTEGRATIONS:
+        module = importlib.import_module(f"integrations.{name}.cli")
+        app.add_typer(module.app, name=name)
+
+
+_add_integration_commands()
+
+
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code=2)

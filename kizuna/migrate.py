@@ -24,7 +24,7 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
+def upgrade(settings: Settings, revision: str = "heads") -> None:
     """Bring the database up to `revision` (the newest by default)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     config = alembic_config(settings)

@@ -27,6 +27,8 @@ class Runtime:
     relay: OutboxRelay = field(init=False)
     cache: dict[str, Any] = field(default_factory=dict)
     celery: Any = None
+    # Extra delivery channels (Web Push, ...) by channel name; see alerts.tasks.Notifier.
+    notifiers: dict[str, Any] = field(default_factory=dict)
 
     def hub(self, name: str) -> ConnectionHub:
         """The live-connection hub for one kind of client (residents, responders, ...)."""
@@ -61,6 +63,7 @@ def build_runtime(settings: Settings) -> Runtime:
 
     registry.register(RELAY_OUTBOX, lambda rt: rt.relay.publish_pending(), max_retries=0)
     alerts.tasks.register(runtime)
+    _register_integrations(runtime)
     if settings.redis_url:
         from kizuna.celery_app import CeleryTaskRunner, make_celery
 
@@ -75,3 +78,16 @@ def _crash(topics: set[str]) -> None:
     # Test hook: die like kill -9 would, after an alert's commit and before the relay publishes.
     if "alert.issued" in topics:
         os._exit(137)
+
+
+def _register_integrations(runtime: Runtime) -> None:
+    """Each integration may offer `register(runtime)` for its tasks, handlers and notifiers."""
+    import importlib
+
+    from integrations import INTEGRATIONS
+
+    for name in INTEGRATIONS:
+        module = importlib.import_module(f"integrations.{name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(runtime)

@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     # Pause between fan-out chunks, to spare a small database during a huge fan-out.
     fanout_chunk_pause_s: float = Field(default=0.0, ge=0, le=10)
     two_person_rule: bool = False
+    # "production" refuses webhook targets in private ranges and push endpoints without https.
+    environment: str = Field(default="development", pattern="^(development|production)$")
+    # Integrations: messages from these senders are issued at once instead of kept as drafts.
+    cap_trusted_senders: list[str] = Field(default_factory=list)
+    lalert_trusted_senders: list[str] = Field(default_factory=list)
+    jma_auto_issue: bool = False
+    max_xml_bytes: int = Field(default=5_000_000, ge=1024)
+    webpush_vapid_subject: str = "mailto:bousai@kizuna.local"
+    # Tests run a push service on 127.0.0.1 over plain http; nothing else may.
+    webpush_allow_loopback_http: bool = False
+    public_base_url: str = "http://127.0.0.1:8000"
     # Test hook only: "after_outbox_commit" kills the process right after a commit that queued
     # events, before the relay can publish them (to prove the relay recovers on restart).
     crash_point: str | None = None

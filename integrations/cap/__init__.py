@@ -1,0 +1,1 @@
+"""The cap integration: translates between the outside format and our schemas."""

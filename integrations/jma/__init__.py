@@ -1,0 +1,1 @@
+"""The jma integration: translates between the outside format and our schemas."""

@@ -1,0 +1,7 @@
+"""HTTP routes of the jma integration."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["jma"])

@@ -1,0 +1,1 @@
+"""The lalert integration: translates between the outside format and our schemas."""

@@ -1,0 +1,1 @@
+"""The webhooks integration: translates between the outside format and our schemas."""

@@ -1,0 +1,3 @@
+"""Tables of the webhooks integration."""
+
+from __future__ import annotations

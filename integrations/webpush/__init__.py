@@ -1,0 +1,1 @@
+"""The webpush integration: translates between the outside format and our schemas."""

@@ -1,0 +1,3 @@
+"""Tables of the webpush integration."""
+
+from __future__ import annotations
