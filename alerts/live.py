@@ -12,6 +12,7 @@ from shapely.geometry import shape
 from sqlalchemy import select
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+import shelters
 from alerts import events, service
 from alerts.models import AlertVersion, Subscription
 from kizuna.errors import KizunaError
@@ -68,7 +69,23 @@ class ResidentGateway:
         session: Any, version: AlertVersion, sub: Subscription, area: Any, replay: bool
     ) -> dict[str, Any]:
         in_area = any(service.place_in_area(session, place, area) for place in sub.places)
-        return service.render_message(version, sub.languages, in_area=in_area, replay=replay)
+        message = service.render_message(version, sub.languages, in_area=in_area, replay=replay)
+        level = version.content.get("evacuation_level") or 0
+        if level >= 3 and version.msg_type != "Cancel":
+            # Where to go, worked out now (not at issue time): rooms fill as people arrive.
+            message["shelters"] = [
+                {
+                    "place": place.label,
+                    "lon": place.lon,
+                    "lat": place.lat,
+                    "nearest": shelters.nearest_with_room(
+                        session, place.lon, place.lat, version.content.get("hazard")
+                    ),
+                }
+                for place in sub.places
+                if place.lon is not None and place.lat is not None
+            ]
+        return message
 
     async def _send_all(self, messages: list[tuple[str, str, dict[str, Any]]]) -> int:
         sent = 0

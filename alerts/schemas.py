@@ -27,6 +27,9 @@ Severity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
 Urgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
 Certainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
 Channel = Literal["websocket"]
+Hazard = Literal[
+    "flood", "landslide", "storm_surge", "earthquake", "tsunami", "fire", "inland_flood", "volcano"
+]
 
 
 def normalize_language(tag: str) -> str:
@@ -84,6 +87,9 @@ class AlertContent(Strict):
     certainty: Certainty
     status: Status = "Actual"
     evacuation_level: int | None = Field(default=None, ge=1, le=5)
+    hazard: Hazard | None = Field(
+        default=None, description="What to shelter from; picks suitable shelters for residents."
+    )
     onset: AwareDatetime | None = None
     expires: AwareDatetime
     area: AreaIn
@@ -116,6 +122,7 @@ class AlertUpdate(Strict):
     urgency: Urgency | None = None
     certainty: Certainty | None = None
     evacuation_level: int | None = Field(default=None, ge=1, le=5)
+    hazard: Hazard | None = None
     onset: AwareDatetime | None = None
     expires: AwareDatetime | None = None
     area: AreaIn | None = None

@@ -18,12 +18,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import alerts.api
 import kizuna.api
+import shelters.api
 from alerts.live import ResidentGateway
 from alerts.tasks import EXPIRE, RECONCILE
 from integrations import INTEGRATIONS
 from kizuna.errors import KizunaError, error_body
 from kizuna.runtime import Runtime, build_runtime
 from kizuna.settings import Settings
+from shelters.live import ShelterBoard
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     runtime = runtime or build_runtime(settings)
     gateway = ResidentGateway(runtime)
     gateway.register()
+    board = ShelterBoard(runtime)
+    board.register()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -165,11 +169,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     app.state.resident_gateway = gateway
+    app.state.shelter_board = board
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(kizuna.api.router)
     app.include_router(alerts.api.router)
     app.include_router(alerts.api.ws_router)
+    app.include_router(shelters.api.router)
+    app.include_router(shelters.api.ws_router)
     for name in INTEGRATIONS:
         app.include_router(importlib.import_module(f"integrations.{name}.api").router)
     return app

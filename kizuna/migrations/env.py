@@ -9,6 +9,7 @@ import alerts.models  # noqa: F401  (registers tables)
 import integrations.webhooks.models
 import integrations.webpush.models  # noqa: F401
 import kizuna.models  # noqa: F401
+import shelters.models  # noqa: F401
 from kizuna.db import Base
 
 config = context.config
