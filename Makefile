@@ -40,6 +40,8 @@ format: setup
 ## bench: benchmarks print figures and ratios against their baselines
 bench: setup
 	$(BIN)/python bench/bench_targeting.py
+	$(BIN)/python bench/bench_shelters.py
+	$(BIN)/python bench/bench_distributed.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -137,7 +137,12 @@ def deliver_chunk(runtime: Runtime, version_id: str, index: int) -> int:
     if runtime.settings.fanout_chunk_pause_s:
         time.sleep(runtime.settings.fanout_chunk_pause_s)
     with runtime.db.session() as session:
-        now = utcnow()
+        # Workers finishing the last chunks at once take turns on the version row; without the
+        # lock, under READ COMMITTED each would count the other's chunk as not done, and
+        # nobody would mark the fan-out complete.
+        session.execute(
+            select(AlertVersion.id).where(AlertVersion.id == version_id).with_for_update()
+        )
         session.execute(
             update(FanoutChunk)
             .where(
@@ -145,20 +150,27 @@ def deliver_chunk(runtime: Runtime, version_id: str, index: int) -> int:
                 FanoutChunk.index == index,
                 FanoutChunk.done_at.is_(None),
             )
-            .values(done_at=now)
+            .values(done_at=utcnow())
         )
-        remaining = session.scalar(
-            select(func.count())
-            .select_from(FanoutChunk)
-            .where(FanoutChunk.alert_version_id == version_id, FanoutChunk.done_at.is_(None))
-        )
-        if not remaining:
-            session.execute(
-                update(AlertVersion)
-                .where(AlertVersion.id == version_id, AlertVersion.fanout_completed_at.is_(None))
-                .values(fanout_completed_at=now)
-            )
+        _complete_if_done(session, version_id)
     return len(subscription_ids)
+
+
+def _complete_if_done(session: Any, version_id: str) -> bool:
+    """Mark a version's fan-out complete once no chunk is left undone."""
+    remaining = session.scalar(
+        select(func.count())
+        .select_from(FanoutChunk)
+        .where(FanoutChunk.alert_version_id == version_id, FanoutChunk.done_at.is_(None))
+    )
+    if remaining:
+        return False
+    result = session.execute(
+        update(AlertVersion)
+        .where(AlertVersion.id == version_id, AlertVersion.fanout_completed_at.is_(None))
+        .values(fanout_completed_at=utcnow())
+    )
+    return bool(result.rowcount)
 
 
 def announce(runtime: Runtime, version_id: str, subscription_ids: list[str]) -> None:
@@ -189,6 +201,8 @@ def reconcile(runtime: Runtime) -> int:
             if chunks_total is None:
                 work.append((version_id, None))
                 continue
+            if _complete_if_done(session, version_id):
+                continue  # every chunk was done; only the completion mark was missing
             stale = session.scalars(
                 select(FanoutChunk.index).where(
                     FanoutChunk.alert_version_id == version_id,

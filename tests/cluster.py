@@ -93,12 +93,18 @@ class Cluster:
         environment.update(extra)
         return environment
 
-    def _spawn(self, name: str, args: list[str], port: int | None = None, **extra: str) -> Process:
+    def _spawn(
+        self,
+        name: str,
+        args: list[str],
+        port: int | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> Process:
         log = self.workdir / f"{name}-{len(self.processes)}.log"
         handle = log.open("wb")
         popen = subprocess.Popen(
             [sys.executable, "-m", "kizuna", *args],
-            env=self.env(**extra),
+            env=self.env(**(extra or {})),
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -110,7 +116,7 @@ class Cluster:
 
     def api(self, port: int | None = None, **extra: str) -> Process:
         port = port or free_port()
-        process = self._spawn("api", ["serve", "--port", str(port)], port=port, **extra)
+        process = self._spawn("api", ["serve", "--port", str(port)], port=port, extra=extra)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if process.popen.poll() is not None:
@@ -127,7 +133,7 @@ class Cluster:
         return self._spawn(
             "worker",
             ["worker", "--pool", "solo", "--concurrency", "1", "--loglevel", "WARNING"],
-            **extra,
+            extra=extra,
         )
 
     def beat(self) -> Process:
