@@ -241,6 +241,8 @@ def register(runtime: Runtime) -> None:
     runtime.registry.register(DELIVER_CHUNK, deliver_chunk)
     runtime.registry.register(RECONCILE, reconcile, max_retries=0)
     runtime.registry.register(EXPIRE, expire, max_retries=0)
+    runtime.registry.every(EXPIRE, runtime.settings.expiry_check_interval_s)
+    runtime.registry.every(RECONCILE, runtime.settings.reconcile_interval_s)
 
     async def on_issued(payload: dict[str, Any]) -> None:
         # Raising (queue down) leaves the event unacknowledged on the bus, to be retried.

@@ -20,7 +20,6 @@ import alerts.api
 import kizuna.api
 import shelters.api
 from alerts.live import ResidentGateway
-from alerts.tasks import EXPIRE, RECONCILE
 from integrations import INTEGRATIONS
 from kizuna.errors import KizunaError, error_body
 from kizuna.runtime import Runtime, build_runtime
@@ -144,12 +143,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if not settings.distributed:
             # Distributed mode runs these timers once for the cluster, in Celery beat.
             background += [
-                asyncio.create_task(
-                    _periodic(runtime, EXPIRE, settings.expiry_check_interval_s), name="expiry"
-                ),
-                asyncio.create_task(
-                    _periodic(runtime, RECONCILE, settings.reconcile_interval_s), name="reconcile"
-                ),
+                asyncio.create_task(_periodic(runtime, name, interval), name=name)
+                for name, interval in runtime.registry.timers.items()
             ]
         runtime.relay.kick()
         try:

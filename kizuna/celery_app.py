@@ -47,18 +47,7 @@ def make_celery(settings: Settings, registry: TaskRegistry) -> Celery:
         broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_s},
         worker_hijack_root_logger=False,
         beat_schedule={
-            "alerts-expire": {
-                "task": "alerts.expire",
-                "schedule": settings.expiry_check_interval_s,
-            },
-            "alerts-reconcile": {
-                "task": "alerts.reconcile",
-                "schedule": settings.reconcile_interval_s,
-            },
-            "outbox-relay": {
-                "task": "kizuna.relay_outbox",
-                "schedule": settings.outbox_poll_interval_s,
-            },
+            name: {"task": name, "schedule": interval} for name, interval in registry.timers.items()
         },
     )
     for name in registry.names():

@@ -62,6 +62,9 @@ def build_runtime(settings: Settings) -> Runtime:
     import alerts.tasks
 
     registry.register(RELAY_OUTBOX, lambda rt: rt.relay.publish_pending(), max_retries=0)
+    if settings.redis_url:
+        # Embedded, `serve` relays on its own loop; distributed, beat adds a cluster-wide pass.
+        registry.every(RELAY_OUTBOX, settings.outbox_poll_interval_s)
     alerts.tasks.register(runtime)
     _register_integrations(runtime)
     if settings.redis_url:

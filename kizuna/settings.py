@@ -6,7 +6,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     jma_auto_issue: bool = False
     max_xml_bytes: int = Field(default=5_000_000, ge=1024)
     webpush_vapid_subject: str = "mailto:bousai@kizuna.local"
+    # The VAPID private key (PKCS#8 PEM); unset = generated once into the data dir. Every
+    # process (API replicas, workers) must sign with the one key browsers know: set it when
+    # distributed.
+    webpush_vapid_private_key: SecretStr | None = None
     # Tests run a push service on 127.0.0.1 over plain http; nothing else may.
     webpush_allow_loopback_http: bool = False
     public_base_url: str = "http://127.0.0.1:8000"

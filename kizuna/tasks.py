@@ -37,9 +37,16 @@ class TaskRegistry:
 
     def __init__(self) -> None:
         self._specs: dict[str, TaskSpec] = {}
+        # Tasks to run every so many seconds: by `serve` when embedded, by Celery beat when not.
+        self.timers: dict[str, float] = {}
 
     def register(self, name: str, function: TaskFunction, **options: Any) -> None:
         self._specs[name] = TaskSpec(name, function, **options)
+
+    def every(self, name: str, interval_s: float) -> None:
+        """Run the registered task `name` every `interval_s` seconds."""
+        self.get(name)
+        self.timers[name] = interval_s
 
     def get(self, name: str) -> TaskSpec:
         try:

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import alerts.models  # noqa: F401  (registers tables)
+import integrations.jma.models
 import integrations.webhooks.models
 import integrations.webpush.models  # noqa: F401
 import kizuna.models  # noqa: F401

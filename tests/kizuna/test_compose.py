@@ -190,7 +190,11 @@ def test_docker_compose_accepts_the_file() -> None:
         subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode
     ):
         pytest.skip("docker compose plugin not installed: compose.yaml checked structurally only")
-    env = {**os.environ, "KIZUNA_SECRET_KEY": "test-only-key-for-config-validation"}
+    env = {
+        **os.environ,
+        "KIZUNA_SECRET_KEY": "test-only-key-for-config-validation",
+        "KIZUNA_WEBPUSH_VAPID_PRIVATE_KEY": "test-only-placeholder",
+    }
     result = subprocess.run(
         [docker, "compose", "-f", str(COMPOSE), "config", "-q"],
         cwd=ROOT,
