@@ -149,6 +149,9 @@ def import_message(
     The same (sender, identifier) twice changes nothing; an Update or Cancel whose references
     name an alert we hold changes that alert (when trusted) instead of making a new one.
     """
+    # A sender names itself inside the message: only people who may issue alerts themselves
+    # (officers, admins, and the integrations' system accounts) can have it trusted.
+    trusted = trusted and actor.role in ("officer", "admin")
     if message.msg_type not in ("Alert", "Update", "Cancel"):
         raise InvalidInput(
             f"msgType {message.msg_type} carries no alert to import", field="msgType"

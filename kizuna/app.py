@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -70,6 +70,15 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def write_conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+        # Two writers raced for the same unique key; the loser's transaction was rolled back.
+        log.info("integrity conflict: %s", exc.orig)
+        return JSONResponse(
+            error_body("conflict", "a concurrent change got there first; read again and retry"),
+            status_code=409,
         )
 
     @app.exception_handler(OperationalError)

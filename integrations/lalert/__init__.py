@@ -1,1 +1,1 @@
-"""The lalert integration: translates between the outside format and our schemas."""
+"""L-Alert (公共情報コモンズ): EDXL-DE + pcxml messages in as alerts, our alerts out as messages."""
