@@ -1,1 +1,1 @@
-"""The cap integration: translates between the outside format and our schemas."""
+"""The cap integration: CAP 1.2 in (messages, feeds, EDXL-DE) and out (per alert, Atom feed)."""

@@ -11,7 +11,6 @@ UPDATE, so a redelivered or duplicated task never posts twice, and never again a
 from __future__ import annotations
 
 import email.utils
-import importlib
 import json
 import logging
 import random
@@ -129,31 +128,13 @@ def json_body(version: AlertVersion, alert: Alert | None, delivery_id: str) -> b
 
 
 CapExporter = Callable[[Session, AlertVersion], bytes]
-_cap_missing_noted = False
 
 
 def cap_exporter() -> CapExporter | None:
-    """`integrations.cap.export.alert_version_to_cap`, or None while it does not exist."""
-    global _cap_missing_noted
-    try:
-        module = importlib.import_module("integrations.cap.export")
-    except ModuleNotFoundError as exc:
-        if exc.name != "integrations.cap.export":
-            log.exception("integrations.cap.export failed to import")
-        module = None
-    except Exception:
-        log.exception("integrations.cap.export failed to import")
-        module = None
-    exporter = getattr(module, "alert_version_to_cap", None)
-    if callable(exporter):
-        return exporter
-    if not _cap_missing_noted:
-        _cap_missing_noted = True
-        log.warning(
-            "no CAP exporter (integrations.cap.export.alert_version_to_cap): CAP "
-            "webhooks are sent as JSON until there is one"
-        )
-    return None
+    """The CAP exporter of `integrations.cap`."""
+    from integrations.cap.export import alert_version_to_cap
+
+    return alert_version_to_cap
 
 
 def render_body(

@@ -219,9 +219,7 @@ def test_a_deleted_webhook_gets_no_more_alerts(
         assert gone.status_code == 404
 
 
-def test_cap_webhooks_get_cap_xml_or_json_until_the_cap_exporter_exists(
-    sqlite_server: LiveServer,
-) -> None:
+def test_cap_webhooks_get_the_alert_as_cap_xml(sqlite_server: LiveServer) -> None:
     server = sqlite_server
     with Receiver(SECRET) as receiver:
         register(server, receiver.url, format="cap")
@@ -229,12 +227,8 @@ def test_cap_webhooks_get_cap_xml_or_json_until_the_cap_exporter_exists(
         wait_for(lambda: receiver.count() >= 1)
         post = receiver.received[0]
         assert post.verified
-        if delivery.cap_exporter() is not None:
-            assert post.headers["content-type"] == "application/cap+xml"
-            assert issued["identifier"].encode() in post.body
-        else:
-            assert post.headers["content-type"] == "application/json"
-            assert json.loads(post.body)["alert"]["identifier"] == issued["identifier"]
+        assert post.headers["content-type"] == "application/cap+xml"
+        assert b"<identifier>" + issued["identifier"].encode() + b"</identifier>" in post.body
 
 
 def test_only_the_owner_or_an_admin_sees_or_deletes_a_webhook(sqlite_server: LiveServer) -> None:
