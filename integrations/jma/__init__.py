@@ -1,1 +1,1 @@
-"""The jma integration: translates between the outside format and our schemas."""
+"""The JMA integration: 気象庁防災情報XML telegrams in (files, HTTP, the Atom feed), alerts out."""
