@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
+# Most tests wait on sockets and subprocesses, so three processes fit two cores well.
+TEST_WORKERS ?= 3
 PORT   ?= 8000
 
 .PHONY: setup run demo test lint format bench clean
@@ -26,7 +28,7 @@ demo: setup
 
 ## test: set up and run the whole test suite
 test: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

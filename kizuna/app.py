@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import alerts.api
+import integrations.opendata.api
 import kizuna.api
 import shelters.api
 from alerts.live import ResidentGateway
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(alerts.api.ws_router)
     app.include_router(shelters.api.router)
     app.include_router(shelters.api.ws_router)
+    app.include_router(integrations.opendata.api.router)
     for name in INTEGRATIONS:
         app.include_router(importlib.import_module(f"integrations.{name}.api").router)
     return app

@@ -29,6 +29,10 @@ def _add_integration_commands() -> None:
     for name in INTEGRATIONS:
         module = importlib.import_module(f"integrations.{name}.cli")
         app.add_typer(module.app, name=name)
+    # Shelter files are open data: the importer lives in integrations/opendata.
+    from integrations.opendata.cli import app as shelters_app
+
+    app.add_typer(shelters_app, name="shelters", help="Shelter registry: import open data.")
 
 
 _add_integration_commands()

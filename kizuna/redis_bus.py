@@ -47,6 +47,9 @@ class RedisBus:
         self._groups: dict[tuple[str, str], list[Handler]] = defaultdict(list)
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aioredis.Redis | None = None
+        # redis-py may turn a cancelled read into a connection error; the loops must not
+        # mistake that for an outage and retry forever during shutdown.
+        self._stopping = False
 
     def stream(self, topic: str) -> str:
         return f"{self.prefix}{topic}"
@@ -78,9 +81,13 @@ class RedisBus:
             self._tasks.append(asyncio.create_task(self._read_group(topic, group, handlers)))
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _done, stuck = await asyncio.wait(self._tasks, timeout=5)
+            for task in stuck:
+                log.error("bus reader %s did not stop", task.get_name())
         self._tasks.clear()
         if self._client is not None:
             await self._client.aclose()  # type: ignore[attr-defined]
@@ -100,7 +107,7 @@ class RedisBus:
         stream = self.stream(topic)
         last_id: str | None = None
         backoff = 0.2
-        while True:
+        while not self._stopping:
             try:
                 if last_id is None:
                     # Start from what exists now: older entries were for processes alive then.
@@ -124,6 +131,8 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError) as exc:
+                if self._stopping:
+                    return
                 log.warning("bus: reading %s failed (%s); retrying in %.1fs", topic, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -141,7 +150,7 @@ class RedisBus:
         stream = self.stream(topic)
         backoff = 0.2
         group_ready = False
-        while True:
+        while not self._stopping:
             try:
                 if not group_ready:
                     await self._ensure_group(stream, group)
@@ -177,6 +186,8 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except ResponseError as exc:
+                if self._stopping:
+                    return
                 if "NOGROUP" in str(exc):
                     group_ready = False  # Redis restarted without its data: make the group again
                     continue
@@ -184,6 +195,8 @@ class RedisBus:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             except (redis.RedisError, OSError) as exc:
+                if self._stopping:
+                    return
                 log.warning(
                     "bus: group read of %s failed (%s); retrying in %.1fs", topic, exc, backoff
                 )
