@@ -17,8 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import alerts.api
+import dispatch.api
 import integrations.opendata.api
 import kizuna.api
+import mutual_aid.api
 import shelters.api
 from alerts.live import ResidentGateway
 from integrations import INTEGRATIONS
@@ -183,6 +185,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(shelters.api.router)
     app.include_router(shelters.api.ws_router)
     app.include_router(integrations.opendata.api.router)
+    for package in (dispatch.api, mutual_aid.api):
+        app.include_router(package.router)
+        app.include_router(package.ws_router)
     for name in INTEGRATIONS:
         app.include_router(importlib.import_module(f"integrations.{name}.api").router)
     return app

@@ -33,6 +33,11 @@ def _add_integration_commands() -> None:
     from integrations.opendata.cli import app as shelters_app
 
     app.add_typer(shelters_app, name="shelters", help="Shelter registry: import open data.")
+    from dispatch.cli import app as responders_app
+    from mutual_aid.cli import app as aid_app
+
+    app.add_typer(responders_app, name="responders", help="Fire corps and staff roster.")
+    app.add_typer(aid_app, name="aid", help="Mutual aid (共助).")
 
 
 _add_integration_commands()

@@ -60,12 +60,16 @@ def build_runtime(settings: Settings) -> Runtime:
     db.after_outbox_commit.append(runtime.relay.kick)
 
     import alerts.tasks
+    import dispatch.tasks
+    import mutual_aid.tasks
 
     registry.register(RELAY_OUTBOX, lambda rt: rt.relay.publish_pending(), max_retries=0)
     if settings.redis_url:
         # Embedded, `serve` relays on its own loop; distributed, beat adds a cluster-wide pass.
         registry.every(RELAY_OUTBOX, settings.outbox_poll_interval_s)
     alerts.tasks.register(runtime)
+    dispatch.tasks.register(runtime)
+    mutual_aid.tasks.register(runtime)
     _register_integrations(runtime)
     if settings.redis_url:
         from kizuna.celery_app import CeleryTaskRunner, make_celery

@@ -6,10 +6,12 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import alerts.models  # noqa: F401  (registers tables)
+import dispatch.models  # noqa: F401
 import integrations.jma.models
 import integrations.webhooks.models
 import integrations.webpush.models  # noqa: F401
 import kizuna.models  # noqa: F401
+import mutual_aid.models  # noqa: F401
 import shelters.models  # noqa: F401
 from kizuna.db import Base
 

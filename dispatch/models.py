@@ -1,0 +1,3 @@
+"""Tables of the dispatch capability."""
+
+from __future__ import annotations
