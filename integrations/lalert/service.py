@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,12 +22,15 @@ from integrations.lalert.vocabulary import (
     JST,
     LEVEL_SORTS,
     LIFT,
+    SHELTER,
     sort_level,
 )
 from integrations.lalert.writer import (
     CommonsDocument,
     EvacuationOrderBody,
     FeedEntry,
+    ShelterBody,
+    ShelterDetail,
     build_distribution,
     build_feed,
     serialize,
@@ -363,6 +366,17 @@ def municipality_feed(session: Session, settings: Settings, raw_code: str) -> by
     )
     base = settings.public_base_url.rstrip("/")
     entries: list[FeedEntry] = []
+    shelters = shelter_document(session, settings, code, municipality.name)
+    if shelters is not None:
+        entries.append(
+            FeedEntry(
+                id=f"urn:kizuna:lalert:{code}:shelters",
+                title=shelters.title,
+                updated=shelters.sent,
+                link=f"{base}/api/v1/shelters?municipality={code}&open=true",
+                distribution=build_distribution(shelters),
+            )
+        )
     for alert in alerts:
         version = alert.versions[-1]
         try:
@@ -388,3 +402,86 @@ def municipality_feed(session: Session, settings: Settings, raw_code: str) -> by
         entries=entries,
     )
     return serialize(feed)
+
+
+SHELTER_TYPES = {
+    "evacuation_site": "避難場所",
+    "shelter": "避難所",
+    "welfare_shelter": "福祉避難所",
+}
+
+
+def shelter_document(
+    session: Session, settings: Settings, code: str, name: str
+) -> CommonsDocument | None:
+    """The municipality's open shelters as one 避難所情報 document, or None when none is open.
+
+    Its revision counts the municipality's shelter changes (the history only grows), so every
+    change gives a higher documentRevision.
+    """
+    from shelters.models import Shelter, ShelterHistory
+
+    open_shelters = list(
+        session.scalars(
+            select(Shelter)
+            .where(Shelter.municipality_code == code, Shelter.status != "closed")
+            .order_by(Shelter.name)
+        )
+    )
+    if not open_shelters:
+        return None
+    changes = (
+        select(ShelterHistory)
+        .join(Shelter, Shelter.id == ShelterHistory.shelter_id)
+        .where(Shelter.municipality_code == code, ShelterHistory.source == "api")
+    )
+    revision = len(session.scalars(changes).all()) or 1
+    sent = max(s.updated_at for s in open_shelters)
+    first = (
+        session.scalar(
+            select(ShelterHistory.at)
+            .join(Shelter, Shelter.id == ShelterHistory.shelter_id)
+            .where(Shelter.municipality_code == code, ShelterHistory.source == "api")
+            .order_by(ShelterHistory.at)
+            .limit(1)
+        )
+        or sent
+    )
+    details = tuple(
+        ShelterDetail(
+            shelter_type=SHELTER_TYPES.get(s.kind, "避難所"),
+            sort="開設",
+            place=Place(name=s.name, jis_x0402=code, circles=(Circle(s.lat, s.lon, 0.0),)),
+            date_time=xml_time(s.updated_at),
+            head_count=s.occupancy,
+            capacity=s.capacity,
+        )
+        for s in open_shelters
+    )
+    evacuees = sum(s.occupancy for s in open_shelters)
+    headline = f"{name}: 開設中の避難所 {len(open_shelters)} か所、避難者 {evacuees} 人"
+    return CommonsDocument(
+        distribution_id=f"urn:kizuna:shelters:{code}:{revision}",
+        sender_id=f"{code}@{settings.cap_sender_domain}",
+        sent=sent,
+        status="Actual",
+        distribution_type="Report" if revision == 1 else "Update",
+        document_id=f"urn:kizuna:shelters:{code}",
+        revision=revision,
+        previous_revision=revision - 1 if revision > 1 else None,
+        first_created=first,
+        valid_until=sent + timedelta(hours=24),
+        target_time=None,
+        municipality_code=code,
+        municipality_name=name,
+        title=f"{name} {CATEGORY_LABELS[SHELTER]}",
+        headline_text=headline,
+        description=headline,
+        head_places=(Place(name=name, jis_x0402=code),),
+        target_circles=(),
+        target_polygons=(),
+        urgency="Unknown",
+        severity="Unknown",
+        certainty="Unknown",
+        body=ShelterBody(disaster_name=None, details=details),
+    )

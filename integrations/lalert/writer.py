@@ -27,6 +27,7 @@ from integrations.lalert.vocabulary import (
     EVACUATION_ORDER,
     EXPORT_PCXML_VERSION,
     JST,
+    SHELTER,
     pcxml_namespaces,
 )
 
@@ -121,6 +122,50 @@ class EvacuationOrderBody:
                     _sub(area, ev, "HeadCount", place.head_count)
                 if place.households is not None:
                     _sub(area, ev, "Households", place.households)
+        return body
+
+
+@dataclass(frozen=True)
+class ShelterDetail:
+    """One shelter's state: 種別 (Type), 開設/閉鎖 (Sort), where, evacuees and capacity."""
+
+    shelter_type: str
+    sort: str
+    place: Place
+    date_time: str
+    head_count: int
+    capacity: int | None
+
+
+@dataclass(frozen=True)
+class ShelterBody:
+    """避難所情報: the municipality's shelters with their state, one Detail each.
+
+    No official Shelter sample is in our data, so the layout mirrors the EvacuationOrder body
+    (Disaster, TotalNumber, Detail) with the fields the commons vocabulary names for shelters.
+    """
+
+    category: ClassVar[str] = SHELTER
+    disaster_name: str | None
+    details: tuple[ShelterDetail, ...]
+
+    def element(self) -> etree._Element:
+        """`pcx_sh:Shelter` with Disaster, TotalNumber and a Detail per shelter."""
+        sh, eb = NS["pcx_sh"], NS["pcx_eb"]
+        body = etree.Element(f"{{{sh}}}Shelter", nsmap={"pcx_sh": sh})
+        disaster = _sub(body, eb, "Disaster")
+        _sub(disaster, eb, "DisasterName", self.disaster_name)
+        total = _sub(body, sh, "TotalNumber")
+        _sub(total, sh, "HeadCount", sum(d.head_count for d in self.details))
+        for detail in self.details:
+            element = _sub(body, sh, "Detail")
+            _sub(element, sh, "Type", detail.shelter_type)
+            _sub(element, sh, "Sort", detail.sort)
+            _location(_sub(element, eb, "Location"), detail.place)
+            _sub(element, sh, "DateTime", detail.date_time)
+            _sub(element, sh, "HeadCount", detail.head_count)
+            if detail.capacity is not None:
+                _sub(element, sh, "Capacity", detail.capacity)
         return body
 
 

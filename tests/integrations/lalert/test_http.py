@@ -245,3 +245,69 @@ def test_bad_messages_are_refused_with_a_4xx_and_store_nothing(server: LiveServe
     ]
     assert all("root:" not in a.text for a in answers)
     assert after == before
+
+
+def test_the_feed_carries_the_open_shelters_and_a_new_revision_per_change(
+    server: LiveServer, edxl_schema: etree.XMLSchema
+) -> None:
+    from shelters import upsert_shelters
+    from shelters.records import ShelterRecord
+
+    with server.runtime.db.session() as session:
+        upsert_shelters(
+            session,
+            [
+                ShelterRecord(
+                    source_id="gym",
+                    name="第一体育館",
+                    lon=139.02,
+                    lat=35.02,
+                    municipality_code=CITY_A,
+                    kind="shelter",
+                    capacity=300,
+                ),
+                ShelterRecord(
+                    source_id="hall",
+                    name="公民館",
+                    lon=139.03,
+                    lat=35.03,
+                    municipality_code=CITY_A,
+                    kind="shelter",
+                    capacity=50,
+                ),
+            ],
+            "test",
+        )
+    headers = server.auth("officer-a")
+
+    def shelter_entries(client: httpx.Client) -> list[Any]:
+        feed = etree.fromstring(client.get(f"/feeds/lalert/{CITY_A}.xml").content)
+        return [
+            e
+            for e in feed.findall(f"{{{ATOM}}}entry")
+            if e.findtext(f"{{{ATOM}}}id", "").endswith(":shelters")
+        ]
+
+    with server.client() as client:
+        assert shelter_entries(client) == []  # every shelter closed: no 避難所情報
+        gym = client.get("/api/v1/shelters", params={"municipality": CITY_A}).json()
+        gym_id = next(s["id"] for s in gym if s["source_id"] == "gym")
+        tag = client.get(f"/api/v1/shelters/{gym_id}").headers["ETag"]
+        client.patch(
+            f"/api/v1/shelters/{gym_id}",
+            json={"status": "open"},
+            headers={**headers, "If-Match": tag},
+        )
+        client.post(f"/api/v1/shelters/{gym_id}/occupancy", json={"delta": 42}, headers=headers)
+        [entry] = shelter_entries(client)
+        distribution = entry.find(f"{{{ATOM}}}content/{{{EDXL}}}EDXLDistribution")
+        edxl_schema.assertValid(distribution)
+        text = etree.tostring(distribution, encoding="unicode")
+        assert "第一体育館" in text and "公民館" not in text
+        assert ">42<" in text and ">開設<" in text and ">300<" in text
+        first_revision = int(commons(distribution, "documentRevision") or 0)
+        client.post(f"/api/v1/shelters/{gym_id}/occupancy", json={"delta": 8}, headers=headers)
+        [later] = shelter_entries(client)
+        distribution = later.find(f"{{{ATOM}}}content/{{{EDXL}}}EDXLDistribution")
+        assert int(commons(distribution, "documentRevision") or 0) == first_revision + 1
+        assert ">50<" in etree.tostring(distribution, encoding="unicode")
