@@ -74,6 +74,7 @@ def seed_demo(session: Session, subscribers: int = 3000, seed: int = 42) -> Demo
                 session, username, DEMO_PASSWORD, role, [DEMO_CODE], display_name=f"Demo {role}"
             )
         users.append((username, role))
+    _add_shelters(session, boundary)
     existing = session.scalar(select(func.count()).select_from(Subscription)) or 0
     missing = max(0, subscribers - existing)
     if missing:
@@ -105,3 +106,44 @@ def _add_subscribers(session: Session, boundary: Polygon, count: int, seed: int)
                 ],
             )
         )
+
+
+DEMO_SHELTERS = [
+    ("絆小学校 体育館", "shelter", ["flood", "earthquake", "landslide"], 400),
+    ("絆中学校", "shelter", ["flood", "earthquake", "fire"], 600),
+    ("中央公民館", "shelter", ["earthquake", "fire"], 150),
+    ("福祉センターあおば", "welfare_shelter", ["flood", "earthquake"], 60),
+    ("河川敷運動公園", "evacuation_site", ["earthquake", "fire"], 3000),
+    ("高台の森公園", "evacuation_site", ["flood", "tsunami", "storm_surge"], 2000),
+    ("北地区コミュニティセンター", "shelter", ["flood", "earthquake"], 120),
+    ("南地区集会所", "shelter", ["earthquake"], 80),
+]
+
+
+def _add_shelters(session: Session, boundary: Polygon) -> None:
+    """A handful of shelters spread over the demo city (re-running updates them in place)."""
+    from shelters import upsert_shelters
+    from shelters.records import ShelterRecord
+
+    rng = np.random.default_rng(11)
+    min_lon, min_lat, max_lon, max_lat = boundary.bounds
+    records: list[ShelterRecord] = []
+    for index, (name, kind, hazards, capacity) in enumerate(DEMO_SHELTERS):
+        while True:
+            lon, lat = rng.uniform(min_lon, max_lon), rng.uniform(min_lat, max_lat)
+            if len(SubscriberIndex(np.arange(1), [lon], [lat]).within(boundary)):
+                break
+        records.append(
+            ShelterRecord(
+                source_id=f"demo-{index + 1}",
+                name=name,
+                lon=round(float(lon), 6),
+                lat=round(float(lat), 6),
+                municipality_code=DEMO_CODE,
+                kind=kind,
+                hazards=hazards,
+                capacity=capacity,
+                address=f"絆市 {name}",
+            )
+        )
+    upsert_shelters(session, records, "demo")
