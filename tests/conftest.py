@@ -10,7 +10,7 @@ import pytest
 
 from kizuna.settings import Settings
 from tests.services import PrivateRedis, fresh_database, postgres_reason, redis_reason
-from tests.support import LiveServer, free_port, start_server
+from tests.support import LiveServer, free_port, make_settings, start_server
 
 REQUIRE_SERVICES = os.environ.get("KIZUNA_REQUIRE_SERVICES") == "1"
 
@@ -74,14 +74,7 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        secret_key="test-secret-key-that-is-long-enough-for-hs256",
-        delivery_sweep_interval_s=0.5,
-        outbox_poll_interval_s=0.5,
-        expiry_check_interval_s=0.5,
-    )
+    return make_settings(tmp_path, database_url)
 
 
 @pytest.fixture

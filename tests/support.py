@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +31,20 @@ CITY_A = "999989"
 CITY_B = "999997"
 CITY_A_BOX = (139.0, 35.0, 139.1, 35.1)
 CITY_B_BOX = (139.1, 35.0, 139.2, 35.1)
+
+
+def make_settings(data_dir: Path, database_url: str | None = None, **overrides: Any) -> Settings:
+    """Settings for a test server: fast timers, a fixed key; override what a test is about."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "secret_key": "test-secret-key-that-is-long-enough-for-hs256",
+        "delivery_sweep_interval_s": 0.5,
+        "outbox_poll_interval_s": 0.5,
+        "expiry_check_interval_s": 0.5,
+    }
+    values.update(overrides)
+    return Settings(**values)
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from integrations.cap import service
 from integrations.cap.errors import UnsupportedMediaType
 from integrations.cap.feed import FEED_MEDIA_TYPE, FEED_PATH, build_feed
 from integrations.cap.model import MEDIA_TYPE
-from integrations.cap.xmldoc import check_size
+from integrations.xml import check_size
 from kizuna.auth import user_from_token
 from kizuna.deps import DbSession, RuntimeDep, oauth2_scheme, require_role
 from kizuna.models import User

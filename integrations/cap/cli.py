@@ -34,7 +34,7 @@ def import_file(
     """Import CAP alerts as the `system-cap` account; drafts unless trusted."""
     from alerts import system_user
     from integrations.cap.service import import_cap
-    from integrations.cap.xmldoc import check_size
+    from integrations.xml import check_size
     from kizuna.db import Database
     from kizuna.errors import KizunaError
     from kizuna.migrate import upgrade

@@ -1,15 +1,8 @@
-"""Errors of the CAP integration beyond the shell's: too large, wrong media type."""
+"""Errors of the CAP integration beyond the shell's: wrong media type."""
 
 from __future__ import annotations
 
 from kizuna.errors import KizunaError
-
-
-class TooLarge(KizunaError):
-    """A body or file over settings.max_xml_bytes: refused before it is parsed."""
-
-    status_code = 413
-    code = "too_large"
 
 
 class UnsupportedMediaType(KizunaError):

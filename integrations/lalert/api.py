@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from integrations.lalert import service
-from integrations.lalert.safexml import check_size
+from integrations.xml import check_size
 from kizuna.deps import DbSession, RuntimeDep, require_role
 from kizuna.models import User
 

@@ -32,8 +32,8 @@ def import_files(
     any file was refused; skipped messages (shelter, other categories) are not failures.
     """
     from alerts import system_user
-    from integrations.lalert.safexml import check_size
     from integrations.lalert.service import import_xml
+    from integrations.xml import check_size
     from kizuna.db import Database
     from kizuna.errors import KizunaError
     from kizuna.migrate import upgrade

@@ -10,51 +10,13 @@ from integrations.lalert.vocabulary import (
     PUBLICCOMMONS_PREFIX,
     SOAP_ENVELOPES,
 )
-from kizuna.errors import InvalidInput, KizunaError
-
-
-class TooLarge(KizunaError):
-    """A message over settings.max_xml_bytes: refused before it is parsed."""
-
-    status_code = 413
-    code = "too_large"
-
-
-def check_size(size: int, limit: int) -> None:
-    """Refuse a body of `size` bytes when it is over `limit`."""
-    if size > limit:
-        raise TooLarge(f"XML message is {size} bytes, over the limit of {limit}", field="body")
-
-
-def _parser() -> etree.XMLParser:
-    # No entity expansion, no DTD loading, no network, libxml2's default size/depth limits.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_pis=True,
-        remove_comments=True,
-    )
+from integrations.xml import parse_untrusted
+from kizuna.errors import InvalidInput
 
 
 def parse(data: bytes, limit: int) -> etree._Element:
-    """Parse an XML document safely; any DTD (so any entity declaration) is refused."""
-    check_size(len(data), limit)
-    if not data.strip():
-        raise InvalidInput("the body is empty; send an L-Alert XML message", field="body")
-    try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise InvalidInput(f"not well-formed XML: {exc}", field="body") from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.doctype:
-        raise InvalidInput(
-            "XML with a DOCTYPE is refused (entity declarations are an attack vector)",
-            field="body",
-        )
-    return root
+    """Parse an L-Alert message safely; any DTD (so any entity declaration) is refused."""
+    return parse_untrusted(data, limit, "body", remove_comments=True)
 
 
 def namespace(element: etree._Element) -> str:

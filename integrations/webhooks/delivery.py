@@ -10,7 +10,6 @@ UPDATE, so a redelivered or duplicated task never posts twice, and never again a
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
@@ -18,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -36,6 +35,7 @@ from integrations.webhooks.models import WebhookAttempt, WebhookDelivery, Webhoo
 from integrations.webhooks.signing import signature_header
 from kizuna.db import new_id, utcnow
 from kizuna.errors import InvalidInput
+from kizuna.http import parse_retry_after
 
 if TYPE_CHECKING:
     from kizuna.runtime import Runtime
@@ -170,22 +170,6 @@ def signed_headers(
 
 # ---------------------------------------------------------------------------------------------
 # One POST
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or utcnow())).total_seconds())
 
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> AttemptOutcome:

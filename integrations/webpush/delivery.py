@@ -22,7 +22,6 @@ held while waiting; the task then sends the rows that are still pending.
 
 from __future__ import annotations
 
-import email.utils
 import heapq
 import itertools
 import logging
@@ -49,6 +48,7 @@ from integrations.webpush.keys import KeyStore
 from integrations.webpush.message import PushMessage, build_message
 from integrations.webpush.models import PushSubscription
 from kizuna.db import utcnow
+from kizuna.http import parse_retry_after
 from kizuna.settings import Settings
 
 if TYPE_CHECKING:
@@ -101,22 +101,6 @@ class Outcome:
 def _batches(ids: list[str]) -> Iterable[list[str]]:
     for start in range(0, len(ids), BATCH):
         yield ids[start : start + BATCH]
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if unset."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
 def backoff_s(attempts: int) -> float:

@@ -15,7 +15,7 @@ from kizuna.migrate import upgrade
 from kizuna.models import User
 from kizuna.settings import Settings
 from tests.integrations.cap.messages import TRUSTED_SENDER
-from tests.support import CITY_A, CITY_A_BOX, CITY_B, CITY_B_BOX
+from tests.support import CITY_A, CITY_A_BOX, CITY_B, CITY_B_BOX, make_settings
 
 # Big enough for every shared sample (the largest is 62 kB), small enough to test 413 cheaply.
 MAX_XML_BYTES = 100_000
@@ -24,13 +24,9 @@ MAX_XML_BYTES = 100_000
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
     """The live server's settings (overrides tests/conftest.py): a trusted CAP sender."""
-    return Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        secret_key="test-secret-key-that-is-long-enough-for-hs256",
-        delivery_sweep_interval_s=0.5,
-        outbox_poll_interval_s=0.5,
-        expiry_check_interval_s=0.5,
+    return make_settings(
+        tmp_path,
+        database_url,
         cap_trusted_senders=[TRUSTED_SENDER],
         max_xml_bytes=MAX_XML_BYTES,
         public_base_url="https://kizuna.example.jp",

@@ -15,10 +15,10 @@ from lxml import etree
 from shapely.geometry import Point, shape
 from signxml import SignatureMethod, XMLSigner
 
-from integrations.cap.errors import TooLarge
 from integrations.cap.mapping import content_of, imported_alert, to_incoming
 from integrations.cap.parse import read_messages
 from integrations.cap.render import render_alert
+from integrations.xml import TooLarge
 from kizuna.errors import InvalidInput
 from tests.integrations.cap.messages import (
     CAP12,

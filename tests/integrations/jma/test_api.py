@@ -9,7 +9,7 @@ import pytest
 
 from kizuna.settings import Settings
 from tests.integrations.jma.factories import NANAO, code6, landslide, now_jst, serve, volcano_flash
-from tests.support import LiveServer
+from tests.support import LiveServer, make_settings
 
 ROUTE = "/api/v1/integrations/jma"
 XML = {"Content-Type": "application/xml"}
@@ -18,13 +18,9 @@ XML = {"Content-Type": "application/xml"}
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
     """The shared test settings, with JMA auto-issue on (only an admin's post is trusted)."""
-    return Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        secret_key="test-secret-key-that-is-long-enough-for-hs256",
-        delivery_sweep_interval_s=0.5,
-        outbox_poll_interval_s=0.5,
-        expiry_check_interval_s=0.5,
+    return make_settings(
+        tmp_path,
+        database_url,
         jma_auto_issue=True,
     )
 

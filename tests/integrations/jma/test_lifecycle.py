@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from alerts.models import Alert, ExternalMessage
 from integrations.jma.service import IngestResult, ingest
+from integrations.xml import TooLarge
 from kizuna.db import Database
 from kizuna.errors import InvalidInput
 from kizuna.settings import Settings
@@ -327,7 +328,8 @@ def test_a_telegram_larger_than_the_limit_is_refused(noto: Database, tmp_path: A
     settings = Settings(data_dir=tmp_path, max_xml_bytes=1024, jma_auto_issue=True)
     big = landslide(now_jst(), {NANAO: "発表"}, headline="あ" * 2000)
 
-    with pytest.raises(InvalidInput, match="at most 1024"):
+    # 413, like every XML import: the body is refused before it is parsed.
+    with pytest.raises(TooLarge, match="at most 1024"):
         run(noto, settings, big)
 
 

@@ -21,7 +21,7 @@ from tests.integrations.lalert.factories import (
     run_import,
     shelter_message,
 )
-from tests.support import CITY_A, LiveServer, alert_body
+from tests.support import CITY_A, LiveServer, alert_body, make_settings
 
 TRUSTED = "lalert-node.example"
 XML = {"content-type": "application/xml"}
@@ -30,13 +30,9 @@ PCX_EV = "{http://xml.publiccommons.ne.jp/pcxml1/body/evacuation4}"
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        secret_key="test-secret-key-that-is-long-enough-for-hs256",
-        delivery_sweep_interval_s=0.5,
-        outbox_poll_interval_s=0.5,
-        expiry_check_interval_s=0.5,
+    return make_settings(
+        tmp_path,
+        database_url,
         lalert_trusted_senders=[TRUSTED],
         max_xml_bytes=100_000,
     )

@@ -8,8 +8,8 @@ import pytest
 
 from integrations.lalert.mapping import skip_reason, to_incoming
 from integrations.lalert.reader import read_message
-from integrations.lalert.safexml import TooLarge
 from integrations.lalert.vocabulary import POINT_RADIUS_KM, sort_level
+from integrations.xml import TooLarge
 from kizuna.errors import InvalidInput
 from tests.integrations.lalert.factories import DetailSpec, evacuation_message, shelter_message
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from integrations.webhooks.delivery import RetryPolicy, parse_retry_after, post, signed_headers
+from integrations.webhooks.delivery import RetryPolicy, post, signed_headers
+from kizuna.http import parse_retry_after
 from tests.integrations.webhooks.receiver import Receiver, Script
 from tests.support import free_port
 

@@ -20,9 +20,8 @@ from sqlalchemy import update
 from integrations.webhooks import delivery
 from integrations.webhooks.delivery import RetryPolicy
 from integrations.webhooks.models import WebhookDelivery
-from kizuna.settings import Settings
 from tests.integrations.webhooks.receiver import Receiver, Script
-from tests.support import CITY_A, CITY_B, LiveServer, start_server, wait_for
+from tests.support import CITY_A, CITY_B, LiveServer, make_settings, start_server, wait_for
 
 SECRET = "media-shared-secret-0123456789"
 
@@ -36,13 +35,7 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> RetryPolicy:
 
 
 def sqlite_live_server(tmp_path: Path, **settings: Any) -> Iterator[LiveServer]:
-    live = start_server(
-        Settings(
-            data_dir=tmp_path,
-            secret_key="test-secret-key-that-is-long-enough-for-hs256",
-            **settings,
-        )
-    )
+    live = start_server(make_settings(tmp_path, **settings))
     try:
         yield live
     finally:

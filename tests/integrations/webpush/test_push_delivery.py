@@ -17,9 +17,8 @@ from alerts.models import Delivery
 from integrations.webpush import delivery
 from integrations.webpush.delivery import WebPushNotifier
 from integrations.webpush.models import PushSubscription
-from kizuna.settings import Settings
 from tests.integrations.webpush.receiver import Browser, PushReceiver
-from tests.support import LiveServer, Resident, start_server, wait_for
+from tests.support import LiveServer, Resident, make_settings, start_server, wait_for
 
 INSIDE = {"label": "home", "lon": 139.01, "lat": 35.01}  # in the west half of city A
 
@@ -27,15 +26,7 @@ INSIDE = {"label": "home", "lon": 139.01, "lat": 35.01}  # in the west half of c
 @pytest.fixture
 def push_server(tmp_path: Path, database_url: str | None) -> Iterator[LiveServer]:
     """The live server (SQLite and PostgreSQL) allowed to push to a service on loopback http."""
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        secret_key="test-secret-key-that-is-long-enough-for-hs256",
-        delivery_sweep_interval_s=0.5,
-        outbox_poll_interval_s=0.5,
-        expiry_check_interval_s=0.5,
-        webpush_allow_loopback_http=True,
-    )
+    settings = make_settings(tmp_path, database_url, webpush_allow_loopback_http=True)
     live = start_server(settings)
     try:
         yield live

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from alerts.models import AlertVersion
-from integrations.webpush.delivery import Target, WebPushNotifier, parse_retry_after
+from integrations.webpush.delivery import Target, WebPushNotifier
 from integrations.webpush.keys import KeyStore
 from integrations.webpush.message import (
     MAX_PLAINTEXT_BYTES,
@@ -25,6 +25,7 @@ from integrations.webpush.message import (
     ttl_for,
     urgency_for,
 )
+from kizuna.http import parse_retry_after
 from kizuna.settings import Settings
 from tests.integrations.webpush.receiver import Browser
 
@@ -160,6 +161,6 @@ def test_every_version_of_an_alert_shares_one_short_url_safe_topic() -> None:
 
 def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after("120") == 120
-    assert parse_retry_after("Wed, 01 Jul 2026 12:00:30 GMT", now=NOW.timestamp()) == 30
+    assert parse_retry_after("Wed, 01 Jul 2026 12:00:30 GMT", now=NOW) == 30
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
