@@ -1,0 +1,1 @@
+"""Mutual aid (共助): neighbours who need help matched to volunteers, fairly and privately."""
