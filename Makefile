@@ -43,6 +43,7 @@ format: setup
 bench: setup
 	$(BIN)/python bench/bench_targeting.py
 	$(BIN)/python bench/bench_shelters.py
+	$(BIN)/python bench/bench_dispatch.py
 	$(BIN)/python bench/bench_mutual_aid.py
 	$(BIN)/python bench/bench_distributed.py
 

@@ -1,7 +1,55 @@
-"""Commands of the dispatch capability."""
+"""Commands of the dispatch capability: `kizuna responders import`."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Annotated
 
-app = typer.Typer(help="dispatch.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from kizuna.settings import Settings
+
+app = typer.Typer(help="Responders (消防団, staff): the dispatch roster.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: username,name,kind,unit,skills(;-separated),municipality,phone,lon,lat",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+) -> None:
+    """Create responders (printing each new random password once) or update their profiles."""
+    from dispatch.service import import_roster
+    from kizuna.db import Database
+    from kizuna.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp932")  # Shift_JIS, as spreadsheets in Japan often save
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            report = import_roster(session, text)
+    finally:
+        database.dispose()
+    for username, password in report.passwords.items():
+        console.print(f"new responder {escape(username)}  password {escape(password)}")
+    for line, message in report.problems:
+        console.print(f"[red]line {line}:[/red] {escape(message)}")
+    console.print(
+        f"created {report.created}, updated {report.updated}, problems {len(report.problems)}"
+    )
+    if report.problems:
+        raise typer.Exit(1)
