@@ -206,12 +206,26 @@ class ResidentSocket:
         self.received.append(message)
         return message
 
-    def alerts(self, wait: float = 1.0) -> list[dict[str, Any]]:
-        """Every alert message that arrives within `wait` seconds of quiet."""
+    def alerts(
+        self, expect: int = 0, quiet: float = 1.0, timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """Alert messages: wait up to `timeout` for `expect` of them, then `quiet` seconds more,
+        so a late duplicate would still be caught."""
         found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < expect:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return found
+            try:
+                message = self.next_message(timeout=remaining)
+            except TimeoutError:
+                return found
+            if message.get("type") == "alert":
+                found.append(message)
         while True:
             try:
-                message = self.next_message(timeout=wait)
+                message = self.next_message(timeout=quiet)
             except TimeoutError:
                 return found
             if message.get("type") == "alert":

@@ -32,7 +32,8 @@ def test_alert_reaches_inside_boundary_and_municipality_residents_but_not_outsid
     issued = server.draft_and_issue()
     assert issued["recipients"] == 4
 
-    got = {rid: sock.alerts(wait=1.5) for rid, sock in sockets.items()}
+    expected = {inside.id: 1, on_edge.id: 1, on_vertex.id: 1, by_code.id: 1}
+    got = {rid: sock.alerts(expect=expected.get(rid, 0)) for rid, sock in sockets.items()}
     assert [m["headline"] for m in got[inside.id]] == ["Evacuation order"]
     assert got[inside.id][0]["language"] == "en"
     assert [m["headline"] for m in got[on_edge.id]] == ["避難指示"]
@@ -68,13 +69,13 @@ def test_resident_who_connects_later_gets_the_active_alert_and_pending_becomes_s
     assert counts["pending"] == 1 and counts["sent"] == 0
 
     sock = server.connect(early)
-    assert [m["alert_id"] for m in sock.alerts()] == [issued["id"]]
+    assert [m["alert_id"] for m in sock.alerts(expect=1)] == [issued["id"]]
     assert server.deliveries(issued["id"])["channels"]["websocket"]["sent"] == 1
 
     # Registered after the alert was issued: still told, and counted.
     late = server.subscribe([{"lon": 139.03, "lat": 35.03}], ["en"])
     late_sock = server.connect(late)
-    received = late_sock.alerts()
+    received = late_sock.alerts(expect=1)
     assert [m["alert_id"] for m in received] == [issued["id"]]
     assert received[0]["replay"] is False
     assert server.deliveries(issued["id"])["recipients"] == 2
@@ -82,7 +83,7 @@ def test_resident_who_connects_later_gets_the_active_alert_and_pending_becomes_s
     # Reconnecting shows the alert again as a replay, without a second delivery.
     sock.close()
     again = server.connect(early)
-    replayed = again.alerts()
+    replayed = again.alerts(expect=1)
     assert [m["replay"] for m in replayed] == [True]
     assert server.deliveries(issued["id"])["channels"]["websocket"]["sent"] == 2
     for s in (late_sock, again):
@@ -97,7 +98,7 @@ def test_update_and_cancel_reach_everyone_the_alert_reached(server: LiveServer) 
     issued = server.draft_and_issue()
     assert issued["recipients"] == 2
     for rid in (stays.id, leaves.id):
-        assert len(socks[rid].alerts()) == 1
+        assert len(socks[rid].alerts(expect=1)) == 1
 
     with server.client() as client:
         updated = client.post(
@@ -119,12 +120,12 @@ def test_update_and_cancel_reach_everyone_the_alert_reached(server: LiveServer) 
     assert updated.json()["msg_type"] == "Update"
     assert updated.json()["version"] == 2
 
-    first = socks[stays.id].alerts()
+    first = socks[stays.id].alerts(expect=1)
     assert [(m["msg_type"], m["headline"], m["in_area"]) for m in first] == [
         ("Update", "Area changed", True)
     ]
     assert len(first[0]["references"]) == 1
-    left = socks[leaves.id].alerts()
+    left = socks[leaves.id].alerts(expect=1)
     assert [(m["msg_type"], m["in_area"]) for m in left] == [("Update", False)]
     assert socks[joins.id].alerts() == []
 
@@ -136,7 +137,7 @@ def test_update_and_cancel_reach_everyone_the_alert_reached(server: LiveServer) 
         )
     assert cancelled.status_code == 200, cancelled.text
     for rid in (stays.id, leaves.id):
-        messages = socks[rid].alerts()
+        messages = socks[rid].alerts(expect=1)
         assert [m["msg_type"] for m in messages] == ["Cancel"]
         assert messages[0]["cancel_reason"] == "river level falling"
         assert len(messages[0]["references"]) == 2
@@ -177,7 +178,7 @@ def test_a_retried_fanout_records_and_sends_each_delivery_once(server: LiveServe
     assert counts["recipients"] == 10
     assert counts["channels"]["websocket"]["sent"] == 10
     for sock in socks:
-        assert len(sock.alerts(wait=1.0)) == 1
+        assert len(sock.alerts(expect=1)) == 1
         sock.close()
 
 
@@ -187,7 +188,7 @@ def test_acknowledgements_are_counted_once(server: LiveServer) -> None:
     sock = server.connect(resident)
     other = server.connect(outsider)
     issued = server.draft_and_issue()
-    assert len(sock.alerts()) == 1
+    assert len(sock.alerts(expect=1)) == 1
 
     sock.send({"ack": issued["id"]})
     assert sock.next_message() == {"type": "ack", "alert_id": issued["id"], "recorded": True}

@@ -282,7 +282,7 @@ def test_an_evacuation_order_carries_the_nearest_open_shelters_with_room(
     resident = server.subscribe([{"label": "home", "lon": 139.02, "lat": 35.02}], ["en"])
     sock = server.connect(resident)
     server.draft_and_issue(**{**alert_body(), "hazard": "flood", "evacuation_level": 4})
-    [message] = sock.alerts()
+    [message] = sock.alerts(expect=1)
     [home] = message["shelters"]
     assert home["place"] == "home"
     assert [s["name"] for s in home["nearest"]] == ["Shelter s1", "Shelter s2", "Shelter s3"]
