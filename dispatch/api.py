@@ -7,9 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, WebSocket
 from sqlalchemy.orm import Session
 
+import shelters
 from dispatch import service
 from dispatch.live import ResponderGateway
-from dispatch.schemas import DispatchIn, IncidentIn, ProfileIn, ResponseIn, StatusIn
+from dispatch.schemas import (
+    DispatchIn,
+    IncidentIn,
+    ProfileIn,
+    ResponseIn,
+    StaffCallIn,
+    StatusIn,
+)
 from dispatch.tasks import GATEWAY
 from kizuna.auth import user_from_token
 from kizuna.deps import CurrentUser, DbSession, RuntimeDep, bearer_token
@@ -68,6 +76,44 @@ def create_dispatch(
     dispatch, offered = service.create_dispatch(session, user, incident_id, body.model_dump())
     return {
         **service.dispatch_out(dispatch),
+        "offered": [
+            {
+                "responder_id": c.user_id,
+                "username": c.username,
+                "distance_m": round(c.distance_m, 1),
+            }
+            for c in offered
+        ],
+    }
+
+
+@router.post("/api/v1/shelters/{shelter_id}/staff", status_code=201)
+def call_staff_to_shelter(
+    shelter_id: str, body: StaffCallIn, session: DbSession, user: CurrentUser
+) -> dict[str, Any]:
+    """Call N staff to a shelter: a shelter-support incident there, offered to staff only."""
+    place = shelters.shelter_place(session, shelter_id)
+    incident = service.create_incident(
+        session,
+        user,
+        {
+            "kind": "shelter_support",
+            "description": f"{place.name}: {body.description}".rstrip(": "),
+            "lon": place.lon,
+            "lat": place.lat,
+            "municipality_code": place.municipality_code,
+        },
+    )
+    dispatch, offered = service.create_dispatch(
+        session,
+        user,
+        incident.id,
+        {**body.model_dump(exclude={"description"}), "responder_kind": "staff"},
+    )
+    return {
+        **service.dispatch_out(dispatch),
+        "incident_id": incident.id,
+        "shelter_id": place.id,
         "offered": [
             {
                 "responder_id": c.user_id,

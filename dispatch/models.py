@@ -92,6 +92,8 @@ class Dispatch(Base):
     needed: Mapped[int]
     filled: Mapped[int] = mapped_column(default=0)
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # fire_corps or staff only (a shelter staff call-up); None offers to both.
+    responder_kind: Mapped[str | None] = mapped_column(String(20), default=None)
     radius_m: Mapped[float]
     respond_within_s: Mapped[int]
     escalate_after_s: Mapped[int]

@@ -52,6 +52,7 @@ class IncidentIn(Strict):
 class DispatchIn(Strict):
     needed: int = Field(ge=1, le=500)
     skills: list[str] = Field(default_factory=list, max_length=10)
+    responder_kind: ResponderKind | None = None
     radius_m: float = Field(default=3000, ge=MIN_RADIUS_M, le=MAX_RADIUS_M)
     respond_within_s: int = Field(default=300, ge=1, le=86_400)
     escalate_after_s: int = Field(default=300, ge=1, le=86_400)
@@ -64,3 +65,14 @@ class ResponseIn(Strict):
 
 class StatusIn(Strict):
     status: Status
+
+
+class StaffCallIn(Strict):
+    """An officer's call for staff at a shelter (避難所運営の応援要請)."""
+
+    needed: int = Field(ge=1, le=200)
+    skills: list[str] = Field(default_factory=list, max_length=10)
+    description: str = Field(default="", max_length=2000)
+    radius_m: float = Field(default=10_000, ge=MIN_RADIUS_M, le=MAX_RADIUS_M)
+    respond_within_s: int = Field(default=900, ge=1, le=86_400)
+    escalate_after_s: int = Field(default=900, ge=1, le=86_400)

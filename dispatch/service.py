@@ -360,9 +360,10 @@ def rank_candidates(
     exclude: set[str],
     now: datetime,
     limit: int = MAX_OFFERS_PER_ROUND,
+    responder_kind: str | None = None,
 ) -> list[Candidate]:
     """Available responders of the incident's municipality holding every skill, within
-    `radius_m` (geodesic), nearest first."""
+    `radius_m` (geodesic), nearest first; only fire corps or only staff when `responder_kind`."""
     dlat = radius_m / METRES_PER_DEGREE_LAT * 1.01
     dlon = dlat / max(math.cos(math.radians(min(abs(incident.lat) + dlat, 89.9))), 1e-6)
     rows = session.execute(
@@ -374,6 +375,7 @@ def rank_candidates(
             User.active.is_(True),
             ResponderProfile.lon.between(incident.lon - dlon, incident.lon + dlon),
             ResponderProfile.lat.between(incident.lat - dlat, incident.lat + dlat),
+            *([ResponderProfile.kind == responder_kind] if responder_kind else []),
         )
     ).all()
     required = set(skills)
@@ -413,6 +415,7 @@ def _offer_message(
             "lat": incident.lat,
         },
         "skills": dispatch.skills,
+        "responder_kind": dispatch.responder_kind,
         "needed": dispatch.needed,
         "distance_m": round(distance_m, 1),
         "expires_at": expires_at.isoformat(),
@@ -424,7 +427,15 @@ def offer_round(
 ) -> list[Candidate]:
     """Offer the dispatch to the nearest qualified responders not yet asked; announce live."""
     asked = set(session.scalars(select(Offer.responder_id).where(Offer.dispatch_id == dispatch.id)))
-    candidates = rank_candidates(session, incident, dispatch.skills, dispatch.radius_m, asked, now)
+    candidates = rank_candidates(
+        session,
+        incident,
+        dispatch.skills,
+        dispatch.radius_m,
+        asked,
+        now,
+        responder_kind=dispatch.responder_kind,
+    )
     if not candidates:
         return []
     expires_at = now + timedelta(seconds=dispatch.respond_within_s)
@@ -474,6 +485,7 @@ def create_dispatch(
         needed=values["needed"],
         filled=0,
         skills=skills,
+        responder_kind=values.get("responder_kind"),
         radius_m=float(values["radius_m"]),
         respond_within_s=values["respond_within_s"],
         escalate_after_s=values["escalate_after_s"],
@@ -942,6 +954,7 @@ def dispatch_out(dispatch: Dispatch) -> dict[str, Any]:
         "needed": dispatch.needed,
         "filled": dispatch.filled,
         "skills": dispatch.skills,
+        "responder_kind": dispatch.responder_kind,
         "radius_m": dispatch.radius_m,
         "respond_within_s": dispatch.respond_within_s,
         "escalate_after_s": dispatch.escalate_after_s,

@@ -3,6 +3,6 @@
 Other packages use only what is named here.
 """
 
-from shelters.service import import_snapshots, nearest_with_room, upsert_shelters
+from shelters.service import import_snapshots, nearest_with_room, shelter_place, upsert_shelters
 
-__all__ = ["import_snapshots", "nearest_with_room", "upsert_shelters"]
+__all__ = ["import_snapshots", "nearest_with_room", "shelter_place", "upsert_shelters"]

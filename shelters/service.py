@@ -541,3 +541,20 @@ def count_by_status(session: Session, municipality_code: str) -> dict[str, int]:
         .group_by(Shelter.status)
     ).all()
     return {status: int(count) for status, count in rows}
+
+
+@dataclass(frozen=True)
+class ShelterPlace:
+    id: str
+    name: str
+    lon: float
+    lat: float
+    municipality_code: str
+
+
+def shelter_place(session: Session, shelter_id: str) -> ShelterPlace:
+    """Where a shelter is and whose it is (for call-ups of staff to it)."""
+    shelter = get_shelter(session, shelter_id)
+    return ShelterPlace(
+        shelter.id, shelter.name, shelter.lon, shelter.lat, shelter.municipality_code
+    )

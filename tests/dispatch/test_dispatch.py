@@ -49,6 +49,7 @@ def make_responder(
     lon: float = INCIDENT_LON,
     name: str | None = None,
     password_hash: str | None = None,
+    kind: str = "fire_corps",
 ) -> Responder:
     """A responder `km_north` of the incident, stored directly (fast), with a bearer token."""
     with server.runtime.db.session() as session:
@@ -64,8 +65,8 @@ def make_responder(
         session.add(
             ResponderProfile(
                 user_id=user.id,
-                kind="fire_corps",
-                unit="第1分団",
+                kind=kind,
+                unit="第1分団" if kind == "fire_corps" else "避難所運営班",
                 municipality_code=municipality,
                 skills=sorted(skills),
                 availability=availability,
@@ -484,3 +485,64 @@ def test_a_roster_file_creates_and_updates_responders_and_reports_bad_rows(
         profile = session.get(ResponderProfile, user.id)
         assert profile is not None
         assert (profile.unit, profile.skills, profile.lat) == ("第3分団", ["chainsaw"], 35.05)
+
+
+def test_an_officer_calls_staff_to_a_shelter_and_only_staff_are_offered(
+    server: LiveServer,
+) -> None:
+    from shelters import upsert_shelters
+    from shelters.records import ShelterRecord
+
+    with server.runtime.db.session() as session:
+        upsert_shelters(
+            session,
+            [
+                ShelterRecord(
+                    source_id="gym",
+                    name="第一体育館",
+                    lon=INCIDENT_LON,
+                    lat=INCIDENT_LAT,
+                    municipality_code=CITY_A,
+                    kind="shelter",
+                    capacity=300,
+                )
+            ],
+            "test",
+        )
+    with server.client() as client:
+        shelter_id = client.get("/api/v1/shelters", params={"municipality": CITY_A}).json()[0]["id"]
+        staff_near = make_responder(server, 0.5, skills=(), kind="staff")
+        staff_far = make_responder(server, 3.0, skills=(), kind="staff")
+        make_responder(server, 0.1, skills=())  # fire corps: not asked to run a shelter
+        other_city = make_responder(server, 0.2, skills=(), kind="staff", municipality=CITY_B)
+        response = client.post(
+            f"/api/v1/shelters/{shelter_id}/staff",
+            json={"needed": 2, "description": "受付と物資の仕分け"},
+            headers=server.auth("officer-a"),
+        )
+        assert response.status_code == 201, response.text
+        call = response.json()
+        assert call["responder_kind"] == "staff"
+        assert [o["username"] for o in call["offered"]] == [staff_near.username, staff_far.username]
+        assert other_city.username not in [o["username"] for o in call["offered"]]
+        incident = board(server, call["incident_id"])
+        assert incident["incident"]["kind"] == "shelter_support"
+        assert "第一体育館" in incident["incident"]["description"]
+        refused = client.post(
+            f"/api/v1/shelters/{shelter_id}/staff",
+            json={"needed": 1},
+            headers=server.auth("officer-b"),
+        )
+        assert refused.status_code == 403
+        missing = client.post(
+            "/api/v1/shelters/no-such-shelter/staff",
+            json={"needed": 1},
+            headers=server.auth("officer-a"),
+        )
+        assert missing.status_code == 404
+        none_needed = client.post(
+            f"/api/v1/shelters/{shelter_id}/staff",
+            json={"needed": 0},
+            headers=server.auth("officer-a"),
+        )
+        assert none_needed.status_code == 422

@@ -61,6 +61,7 @@ def upgrade() -> None:
     sa.Column('needed', sa.Integer(), nullable=False),
     sa.Column('filled', sa.Integer(), nullable=False),
     sa.Column('skills', sa.JSON(), nullable=False),
+    sa.Column('responder_kind', sa.String(length=20), nullable=True),
     sa.Column('radius_m', sa.Double(), nullable=False),
     sa.Column('respond_within_s', sa.Integer(), nullable=False),
     sa.Column('escalate_after_s', sa.Integer(), nullable=False),
