@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -242,7 +242,8 @@ def test_an_unfilled_dispatch_widens_by_itself_then_alerts_the_officer(
         server, incident, needed=2, radius_m=3000, respond_within_s=30, escalate_after_s=60
     )
     assert [o["responder_id"] for o in dispatch["offered"]] == [near.id]
-    start = utcnow()
+    # The offers' clocks started when the dispatch was made, not when its answer arrived.
+    start = datetime.fromisoformat(dispatch["created_at"])
 
     def escalate_at(seconds: int) -> dict[str, Any]:
         return tasks.escalate(server.runtime, now=(start + timedelta(seconds=seconds)).isoformat())
