@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -20,6 +21,7 @@ import alerts.api
 import dispatch.api
 import integrations.opendata.api
 import kizuna.api
+import kizuna.web.api
 import mutual_aid.api
 import shelters.api
 from alerts.live import ResidentGateway
@@ -27,6 +29,7 @@ from integrations import INTEGRATIONS
 from kizuna.errors import KizunaError, error_body
 from kizuna.runtime import Runtime, build_runtime
 from kizuna.settings import Settings
+from kizuna.web import STATIC_DIR
 from shelters.live import ShelterBoard
 
 log = logging.getLogger(__name__)
@@ -190,4 +193,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(package.ws_router)
     for name in INTEGRATIONS:
         app.include_router(importlib.import_module(f"integrations.{name}.api").router)
+    app.include_router(kizuna.web.api.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

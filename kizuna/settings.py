@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # Tests run a push service on 127.0.0.1 over plain http; nothing else may.
     webpush_allow_loopback_http: bool = False
     public_base_url: str = "http://127.0.0.1:8000"
+    # Leaflet tile URL template for the web maps; unset = blank maps, no outside network.
+    map_tile_url: str | None = None
+    map_attribution: str = ""
     # Test hook only: "after_outbox_commit" kills the process right after a commit that queued
     # events, before the relay can publish them (to prove the relay recovers on restart).
     crash_point: str | None = None

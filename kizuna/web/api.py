@@ -1,0 +1,89 @@
+"""Routes for the pages, their runtime configuration and the public municipality boundary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from gis.codes import normalize_municipality_code
+from kizuna.deps import DbSession, RuntimeDep
+from kizuna.errors import InvalidInput, NotFound
+from kizuna.models import Municipality
+from kizuna.web import PAGES_DIR
+
+router = APIRouter()
+
+# The UI languages a dictionary exists for, in the order the language picker lists them.
+UI_LANGUAGES = ["ja", "en"]
+
+
+def _page(name: str) -> FileResponse:
+    # no-cache: pages are tiny and must pick up a new deploy at once; static files may be cached.
+    return FileResponse(
+        PAGES_DIR / name, media_type="text/html", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/", include_in_schema=False)
+def resident_page() -> FileResponse:
+    """The resident page: register places and languages, receive alerts, say "I am safe"."""
+    return _page("resident.html")
+
+
+@router.get("/console", include_in_schema=False)
+def console_page() -> FileResponse:
+    """The officer console: draw an area, write, preview, issue and follow an alert."""
+    return _page("console.html")
+
+
+@router.get("/console/shelters", include_in_schema=False)
+def shelter_board_page() -> FileResponse:
+    """The live shelter board of a municipality (`?municipality=`, else the officer's own)."""
+    return _page("board.html")
+
+
+@router.get("/shelter", include_in_schema=False)
+def shelter_desk_page() -> FileResponse:
+    """The shelter manager's desk: check people in and out, open and close the shelter."""
+    return _page("shelter.html")
+
+
+@router.get("/api/v1/web/config", tags=["web"])
+def web_config(runtime: RuntimeDep) -> dict[str, Any]:
+    """What the pages need to know about this deployment.
+
+    `map_tile_url` is a Leaflet URL template (`https://tiles.example/{z}/{x}/{y}.png`) or null:
+    without one the maps show boundaries, areas and shelters on a blank background, so the
+    pages work with no outside network at all.
+    """
+    return {
+        "map_tile_url": runtime.settings.map_tile_url or None,
+        "map_attribution": runtime.settings.map_attribution,
+        "ui_languages": UI_LANGUAGES,
+    }
+
+
+@router.get("/api/v1/municipalities/{code}", tags=["web"])
+def municipality_boundary(code: str, session: DbSession) -> dict[str, Any]:
+    """A municipality's boundary as a GeoJSON Feature; public, like any published boundary."""
+    try:
+        normalized = normalize_municipality_code(code)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="code") from exc
+    municipality = session.get(Municipality, normalized)
+    if municipality is None:
+        raise NotFound(f"no municipality {normalized}", field="code")
+    return {
+        "type": "Feature",
+        "id": municipality.code,
+        "properties": {"code": municipality.code, "name": municipality.name},
+        "geometry": municipality.geometry,
+        "bbox": [
+            municipality.min_lon,
+            municipality.min_lat,
+            municipality.max_lon,
+            municipality.max_lat,
+        ],
+    }

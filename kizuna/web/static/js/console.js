@@ -1,0 +1,408 @@
+// The officer console: log in, draw an area, write the texts, preview, issue and follow.
+"use strict";
+
+(() => {
+  const TOKEN = "kizuna.token";
+  const DRAFT = "kizuna.draft";
+  const $ = (id) => document.getElementById(id);
+  const t = (key, params) => Kizuna.t(key, params);
+
+  let map = null;
+  let boundary = null;
+  let areaLayer = null;
+  let me = null;
+  let currentAlert = null; // {id, version} once issued
+  let pollTimer = null;
+  let previewTimer = null;
+
+  const token = () => sessionStorage.getItem(TOKEN);
+
+  // ---- session ------------------------------------------------------------------------------
+
+  // Every authenticated call goes through here: a 401 keeps the draft and asks for a new login.
+  async function call(method, path, body) {
+    const result = await Kizuna.api(method, path, { body, token: token() });
+    if (result.status === 401) {
+      saveDraft();
+      sessionStorage.removeItem(TOKEN);
+      showLogin(true);
+    }
+    return result;
+  }
+
+  function showLogin(expired) {
+    stopPolling();
+    $("login-form").classList.remove("hidden");
+    $("alert-form").classList.add("hidden");
+    $("logout").classList.add("hidden");
+    $("expired").classList.toggle("hidden", !expired);
+    $("username").focus();
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    const form = $("login-form");
+    const result = await Kizuna.api("POST", "/api/v1/auth/token", {
+      form: { username: $("username").value, password: $("password").value },
+    });
+    if (!result.ok) {
+      const error = (result.data && result.data.error) || { message: `HTTP ${result.status}` };
+      Kizuna.showError(form, { ...error, field: error.field || "password" });
+      return;
+    }
+    Kizuna.clearErrors(form);
+    sessionStorage.setItem(TOKEN, result.data.access_token);
+    $("password").value = "";
+    await start();
+  }
+
+  function logout() {
+    sessionStorage.removeItem(TOKEN);
+    showLogin(false);
+  }
+
+  // ---- the draft ----------------------------------------------------------------------------
+
+  function area() {
+    if (!areaLayer) return null;
+    if (areaLayer instanceof L.Circle) {
+      const c = areaLayer.getLatLng();
+      return { circles: [{ lon: c.lng, lat: c.lat, radius_km: areaLayer.getRadius() / 1000 }] };
+    }
+    return { geometry: areaLayer.toGeoJSON().geometry };
+  }
+
+  function info() {
+    return KizunaTemplates.LANGUAGES.map(({ tag }) => ({
+      language: tag,
+      headline: $(`headline-${tag}`).value,
+      description: $(`description-${tag}`).value,
+      instruction: $(`instruction-${tag}`).value || null,
+    })).filter((block) => block.headline || block.description || block.instruction || block.language === "ja");
+  }
+
+  function content() {
+    const eventKey = $("event-template").value;
+    const event = KizunaTemplates.EVENTS[eventKey];
+    const level = parseInt($("level").value, 10);
+    const hours = parseFloat($("expires-hours").value);
+    const expires = Number.isNaN(hours) ? null : new Date(Date.now() + hours * 3600e3).toISOString();
+    return {
+      event: `${event.name.ja} (${event.name.en.toLowerCase()})`,
+      category: event.category,
+      hazard: event.hazard,
+      evacuation_level: level,
+      ...KizunaTemplates.CAP[level],
+      status: $("exercise").checked ? "Exercise" : "Actual",
+      expires,
+      area: area() || {},
+      info: info(),
+    };
+  }
+
+  function saveDraft() {
+    if ($("alert-form").classList.contains("hidden") && !areaLayer) return;
+    const draft = {
+      event: $("event-template").value,
+      level: $("level").value,
+      hours: $("expires-hours").value,
+      exercise: $("exercise").checked,
+      area: areaLayer ? (areaLayer instanceof L.Circle
+        ? { circle: [areaLayer.getLatLng().lat, areaLayer.getLatLng().lng, areaLayer.getRadius()] }
+        : { geojson: areaLayer.toGeoJSON() }) : null,
+      texts: Object.fromEntries([...$("texts").querySelectorAll("input, textarea")].map((el) => [el.id, el.value])),
+      alert: currentAlert,
+    };
+    sessionStorage.setItem(DRAFT, JSON.stringify(draft));
+  }
+
+  function restoreDraft() {
+    let draft = null;
+    try {
+      draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+    } catch (_) {
+      draft = null;
+    }
+    if (!draft) return false;
+    $("event-template").value = draft.event;
+    $("level").value = draft.level;
+    $("expires-hours").value = draft.hours;
+    $("exercise").checked = draft.exercise;
+    for (const [id, value] of Object.entries(draft.texts || {})) {
+      if ($(id)) $(id).value = value;
+    }
+    if (draft.area && draft.area.circle) {
+      const [lat, lng, radius] = draft.area.circle;
+      setArea(L.circle([lat, lng], { radius }));
+    } else if (draft.area && draft.area.geojson) {
+      setArea(L.geoJSON(draft.area.geojson).getLayers()[0]);
+    }
+    if (draft.alert) showIssued(draft.alert);
+    return true;
+  }
+
+  // ---- the form -----------------------------------------------------------------------------
+
+  function buildTexts() {
+    const box = $("texts");
+    box.innerHTML = "";
+    KizunaTemplates.LANGUAGES.forEach(({ tag, name }, index) => {
+      const set = document.createElement("fieldset");
+      set.className = "lang-block";
+      set.lang = tag;
+      set.dataset.field = `info[${index}]`;
+      const legend = document.createElement("legend");
+      legend.textContent = `${name} (${tag})`;
+      set.appendChild(legend);
+      for (const part of ["headline", "description", "instruction"]) {
+        const label = document.createElement("label");
+        label.htmlFor = `${part}-${tag}`;
+        label.dataset.i18n = `console.${part}`;
+        label.textContent = t(`console.${part}`);
+        const input = document.createElement(part === "headline" ? "input" : "textarea");
+        if (part === "headline") input.type = "text";
+        input.id = `${part}-${tag}`;
+        input.dataset.field = `info[${index}].${part}`;
+        set.append(label, input);
+      }
+      box.appendChild(set);
+    });
+  }
+
+  function fillTexts() {
+    const level = parseInt($("level").value, 10);
+    for (const { tag } of KizunaTemplates.LANGUAGES) {
+      const texts = KizunaTemplates.texts($("event-template").value, level, tag);
+      for (const [part, value] of Object.entries(texts)) $(`${part}-${tag}`).value = value;
+    }
+    saveDraft();
+  }
+
+  function buildEvents() {
+    const select = $("event-template");
+    const lang = Kizuna.lang === "ja" ? "ja" : "en";
+    const chosen = select.value;
+    select.innerHTML = "";
+    for (const [key, event] of Object.entries(KizunaTemplates.EVENTS)) {
+      const option = document.createElement("option");
+      option.value = key;
+      option.textContent = event.name[lang];
+      select.appendChild(option);
+    }
+    if (chosen) select.value = chosen;
+  }
+
+  function setArea(layer) {
+    if (areaLayer && areaLayer !== layer) map.removeLayer(areaLayer);
+    areaLayer = layer;
+    if (!map.hasLayer(layer)) layer.addTo(map);
+    layer.on("pm:edit", areaChanged);
+    areaChanged();
+  }
+
+  function areaChanged() {
+    const summary = $("area-summary");
+    if (!areaLayer) {
+      summary.textContent = t("console.area.none");
+      $("preview").textContent = "—";
+    } else if (areaLayer instanceof L.Circle) {
+      summary.textContent = `○ ${(areaLayer.getRadius() / 1000).toFixed(2)} km`;
+    } else {
+      summary.textContent = `▱ ${areaLayer.getLatLngs()[0].length}`;
+    }
+    saveDraft();
+    // Debounced: dragging a vertex should not send a request per pixel.
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(preview, 250);
+  }
+
+  async function preview() {
+    const body = area();
+    if (!body || !me) return;
+    const result = await call("POST", "/api/v1/alerts/preview", {
+      area: body, municipality_code: me.municipality_codes[0] || null,
+    });
+    if (result.ok) {
+      $("preview").textContent = t("console.preview.count", { n: result.data.recipients, p: result.data.places });
+      $("preview").dataset.recipients = result.data.recipients;
+      Kizuna.clearErrors($("alert-form"));
+    } else if (result.status !== 401) {
+      Kizuna.showError($("alert-form"), result.data && result.data.error, $("form-errors"));
+    }
+  }
+
+  async function issue(event) {
+    event.preventDefault();
+    const form = $("alert-form");
+    $("issue").disabled = true;
+    try {
+      const created = await call("POST", "/api/v1/alerts", content());
+      if (!created.ok) {
+        if (created.status !== 401) Kizuna.showError(form, created.data && created.data.error, $("form-errors"));
+        return;
+      }
+      const issued = await call("POST", `/api/v1/alerts/${created.data.id}/issue`);
+      if (!issued.ok) {
+        if (issued.status !== 401) Kizuna.showError(form, issued.data && issued.data.error, $("form-errors"));
+        return;
+      }
+      Kizuna.clearErrors(form);
+      showIssued({ id: issued.data.id, version: issued.data.version });
+    } finally {
+      $("issue").disabled = false;
+    }
+  }
+
+  async function update() {
+    const form = $("alert-form");
+    const { status, ...changes } = content();
+    if (!areaLayer) delete changes.area;
+    const result = await call("POST", `/api/v1/alerts/${currentAlert.id}/update`, changes);
+    if (!result.ok) {
+      if (result.status !== 401) Kizuna.showError(form, result.data && result.data.error, $("form-errors"));
+      return;
+    }
+    Kizuna.clearErrors(form);
+    showIssued({ id: result.data.id, version: result.data.version });
+  }
+
+  async function cancel() {
+    const form = $("alert-form");
+    const reason = $("cancel-reason").value.trim() || null;
+    const result = await call("POST", `/api/v1/alerts/${currentAlert.id}/cancel`, { reason });
+    if (!result.ok) {
+      if (result.status !== 401) Kizuna.showError(form, result.data && result.data.error, $("form-errors"));
+      return;
+    }
+    $("issued-note").textContent = t("console.cancelled");
+    $("cancel").disabled = true;
+    $("update").classList.add("hidden");
+  }
+
+  function showIssued(alert) {
+    currentAlert = alert;
+    saveDraft();
+    $("delivery-section").classList.remove("hidden");
+    $("issue").classList.add("hidden");
+    $("update").classList.remove("hidden");
+    $("new-alert").classList.remove("hidden");
+    $("cancel").disabled = false;
+    $("issued-note").textContent = t("console.issued", { v: alert.version });
+    startPolling();
+  }
+
+  function newAlert() {
+    stopPolling();
+    currentAlert = null;
+    sessionStorage.removeItem(DRAFT);
+    if (areaLayer) map.removeLayer(areaLayer);
+    areaLayer = null;
+    areaChanged();
+    $("delivery-section").classList.add("hidden");
+    $("issue").classList.remove("hidden");
+    $("update").classList.add("hidden");
+    $("new-alert").classList.add("hidden");
+    fillTexts();
+  }
+
+  // ---- the delivery panel -------------------------------------------------------------------
+
+  function startPolling() {
+    stopPolling();
+    pollDeliveries();
+    pollTimer = setInterval(pollDeliveries, 2000);
+  }
+
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  async function pollDeliveries() {
+    if (!currentAlert) return;
+    const result = await call("GET", `/api/v1/alerts/${currentAlert.id}/deliveries`);
+    if (!result.ok) return;
+    const totals = { sent: 0, pending: 0, failed: 0 };
+    for (const counts of Object.values(result.data.channels)) {
+      for (const key of Object.keys(totals)) totals[key] += counts[key] || 0;
+    }
+    $("d-recipients").textContent = result.data.recipients;
+    $("d-sent").textContent = totals.sent;
+    $("d-pending").textContent = totals.pending;
+    $("d-failed").textContent = totals.failed;
+    $("d-acknowledged").textContent = result.data.acknowledged;
+  }
+
+  // geoman's toolbar links carry their name only in the parent's title; give screen readers one.
+  function labelToolbar() {
+    document.querySelectorAll(".leaflet-pm-toolbar .leaflet-buttons-control-button").forEach((el) => {
+      const title = el.parentElement && el.parentElement.getAttribute("title");
+      if (title) el.setAttribute("aria-label", title);
+    });
+  }
+
+  // ---- start --------------------------------------------------------------------------------
+
+  function exerciseChanged() {
+    $("exercise-banner").classList.toggle("hidden", !$("exercise").checked);
+    document.body.classList.toggle("exercise", $("exercise").checked);
+    saveDraft();
+  }
+
+  async function start() {
+    const result = await call("GET", "/api/v1/auth/me");
+    if (!result.ok) return;
+    me = result.data;
+    $("login-form").classList.add("hidden");
+    $("alert-form").classList.remove("hidden");
+    $("logout").classList.remove("hidden");
+    map.invalidateSize();
+    if (me.municipality_codes.length) {
+      const found = await Kizuna.api("GET", `/api/v1/municipalities/${me.municipality_codes[0]}`);
+      if (found.ok) {
+        if (boundary) map.removeLayer(boundary);
+        boundary = L.geoJSON(found.data, {
+          pmIgnore: true, interactive: false, style: { color: "#0b3d6e", weight: 3, fill: false },
+        }).addTo(map);
+        map.fitBounds(boundary.getBounds());
+      }
+    }
+    if (!areaLayer && !restoreDraft()) fillTexts();
+    exerciseChanged();
+    if (areaLayer) areaChanged();
+  }
+
+  document.addEventListener("DOMContentLoaded", async () => {
+    await Kizuna.init();
+    buildEvents();
+    buildTexts();
+    map = Kizuna.makeMap("map", [36.2, 138.25], 5);
+    map.pm.addControls({
+      position: "topleft",
+      drawMarker: false, drawCircleMarker: false, drawPolyline: false, drawRectangle: true,
+      drawPolygon: true, drawCircle: true, drawText: false, editMode: true, dragMode: false,
+      cutPolygon: false, rotateMode: false, removalMode: false,
+    });
+    map.pm.setLang(Kizuna.lang === "ja" ? "ja" : "en");
+    labelToolbar();
+    map.on("pm:create", (event) => setArea(event.layer));
+    $("login-form").addEventListener("submit", login);
+    $("alert-form").addEventListener("submit", issue);
+    $("alert-form").addEventListener("input", saveDraft);
+    $("fill").addEventListener("click", fillTexts);
+    $("update").addEventListener("click", update);
+    $("cancel").addEventListener("click", cancel);
+    $("new-alert").addEventListener("click", newAlert);
+    $("logout").addEventListener("click", logout);
+    $("exercise").addEventListener("change", exerciseChanged);
+    document.addEventListener("kizuna:language", () => {
+      buildEvents();
+      map.pm.setLang(Kizuna.lang === "ja" ? "ja" : "en");
+      labelToolbar();
+      if (currentAlert) $("issued-note").textContent = t("console.issued", { v: currentAlert.version });
+      areaChanged();
+    });
+    if (token()) await start();
+    else showLogin(false);
+  });
+})();
