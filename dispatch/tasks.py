@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dispatch import service
+from dispatch import events, service
 from kizuna.db import utcnow
 
 if TYPE_CHECKING:
@@ -40,6 +40,48 @@ def escalate(runtime: Runtime, now: str | None = None) -> dict[str, Any]:
     return {"expired": expired, "dispatches": outcomes}
 
 
+# --- Web Push of offers (issue 6) ------------------------------------------------------------
+# Submitted by task name only: domains do not import integrations, and a deployment without the
+# webpush integration simply has no such task.
+PUSH_TASK = "webpush.notify"
+
+
+def push_offers(runtime: Runtime, payload: dict[str, Any]) -> int:
+    """Submit one `webpush.notify` per offered responder; returns how many were submitted."""
+    if PUSH_TASK not in runtime.registry.names():
+        return 0
+    submitted = 0
+    now = utcnow()
+    for item in payload["offers"]:
+        offer = item["offer"]
+        # Seconds left to answer when the push leaves (the event may have waited in the
+        # outbox); after that the offer is void, so the push service may drop it too.
+        left = int((datetime.fromisoformat(offer["expires_at"]) - now).total_seconds())
+        if left <= 0:
+            continue
+        runtime.tasks.submit(
+            PUSH_TASK,
+            user_id=item["responder_id"],
+            subscription_id=None,
+            payload={
+                "type": "dispatch.offer",
+                "dispatch_id": offer["dispatch_id"],
+                "kind": offer["incident"]["kind"],
+                "description": (offer["incident"].get("description") or "")[:500],
+                "distance_m": offer["distance_m"],
+                "respond_within_s": left,
+            },
+            topic=f"dispatch:{offer['dispatch_id']}",
+            urgency="high",
+            ttl_s=left,
+        )
+        submitted += 1
+    return submitted
+
+
+# --- end of Web Push of offers -----------------------------------------------------------------
+
+
 def register(runtime: Runtime) -> None:
     """Register the escalation timer and the responders' live gateway on a runtime."""
     from dispatch.live import ResponderGateway
@@ -51,3 +93,9 @@ def register(runtime: Runtime) -> None:
     gateway = ResponderGateway(runtime)
     gateway.register()
     runtime.cache[GATEWAY] = gateway
+
+    # Web Push of offers: a named group, so each offer is pushed once however many processes.
+    async def on_offered_push(payload: dict[str, Any]) -> None:
+        push_offers(runtime, payload)
+
+    runtime.bus.subscribe(events.OFFERED, on_offered_push, group="dispatch.webpush")

@@ -9,9 +9,16 @@ if TYPE_CHECKING:
 
 
 def register(runtime: Runtime) -> None:
-    """Offer the `webpush` channel to fan-out and register its retry task."""
+    """Offer the `webpush` channel to fan-out; register its retry task and `webpush.notify`."""
     from integrations.webpush.delivery import CHANNEL, RETRY, WebPushNotifier, retry
     from integrations.webpush.keys import KeyStore
+    from integrations.webpush.notify import (
+        BACKOFF_MAX_S,
+        BACKOFF_S,
+        MAX_RETRIES,
+        NOTIFY,
+        notify,
+    )
 
     configured = runtime.settings.webpush_vapid_private_key
     keys = KeyStore(
@@ -21,3 +28,6 @@ def register(runtime: Runtime) -> None:
     runtime.notifiers[CHANNEL] = notifier
     runtime.cache["webpush.keys"] = notifier.keys
     runtime.registry.register(RETRY, retry)
+    runtime.registry.register(
+        NOTIFY, notify, max_retries=MAX_RETRIES, backoff_s=BACKOFF_S, backoff_max_s=BACKOFF_MAX_S
+    )

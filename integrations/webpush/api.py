@@ -1,4 +1,5 @@
-"""HTTP routes of Web Push: the server's public key, and a resident's push subscription."""
+"""HTTP routes of Web Push: the server's public key, and the push subscription of a resident
+or of a logged-in user."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from integrations.webpush import service
 from integrations.webpush.keys import KeyStore
 from integrations.webpush.models import PushSubscription
-from integrations.webpush.schemas import PublicKeyOut, PushSubscriptionIn, PushSubscriptionOut
-from kizuna.deps import DbSession, RuntimeDep
+from integrations.webpush.schemas import (
+    PublicKeyOut,
+    PushSubscriptionIn,
+    PushSubscriptionOut,
+    UserPushSubscriptionOut,
+)
+from kizuna.deps import CurrentUser, DbSession, RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["webpush"])
 subscription_bearer = HTTPBearer(auto_error=False, description="The subscription's secret token")
@@ -73,4 +79,36 @@ def delete_push_subscription(
     """Stop pushing to this browser (alerts still arrive over the WebSocket)."""
     credentials = token.credentials if token else None
     service.remove_push_subscription(session, subscription_id, credentials)
+    return Response(status_code=204)
+
+
+def _user_out(push: PushSubscription) -> dict[str, Any]:
+    return {
+        "user_id": push.user_id,
+        "endpoint": push.endpoint,
+        "expires_at": push.expires_at,
+        "created_at": push.created_at,
+        "updated_at": push.updated_at,
+    }
+
+
+@router.put("/webpush/me", response_model=UserPushSubscriptionOut)
+def put_my_push_subscription(
+    body: PushSubscriptionIn, session: DbSession, runtime: RuntimeDep, user: CurrentUser
+) -> Any:
+    """Push dispatch offers and aid request steps to this browser (any role; bearer JWT): the
+    body is its `PushSubscription.toJSON()`. Replaces the browser given before."""
+    return _user_out(service.set_user_push_subscription(session, runtime.settings, user, body))
+
+
+@router.get("/webpush/me", response_model=UserPushSubscriptionOut)
+def get_my_push_subscription(session: DbSession, user: CurrentUser) -> Any:
+    """Your push subscription; 404 when none (never given, removed, or gone)."""
+    return _user_out(service.get_user_push_subscription(session, user))
+
+
+@router.delete("/webpush/me", status_code=204)
+def delete_my_push_subscription(session: DbSession, user: CurrentUser) -> Response:
+    """Stop pushing to your browser (the WebSockets still work). Idempotent."""
+    service.remove_user_push_subscription(session, user)
     return Response(status_code=204)

@@ -17,7 +17,7 @@ class PushKeysIn(BaseModel):
 
 
 class PushSubscriptionIn(BaseModel):
-    """`PushSubscription.toJSON()` from the resident's browser, sent as is."""
+    """`PushSubscription.toJSON()` from the resident's (or user's) browser, sent as is."""
 
     # Browsers may add members in future; what we do not know we ignore.
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, populate_by_name=True)
@@ -33,6 +33,14 @@ class PushSubscriptionIn(BaseModel):
 
 class PushSubscriptionOut(BaseModel):
     subscription_id: str
+    endpoint: str
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserPushSubscriptionOut(BaseModel):
+    user_id: str
     endpoint: str
     expires_at: datetime | None
     created_at: datetime

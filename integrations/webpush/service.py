@@ -1,4 +1,5 @@
-"""Push subscriptions: checked, stored against a resident's subscription, and forgotten."""
+"""Push subscriptions: checked, stored against a resident's subscription or a logged-in user,
+and forgotten."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from alerts.service import subscription_by_token
 from integrations.webpush.keys import b64url, b64url_decode
 from integrations.webpush.models import PushSubscription
 from integrations.webpush.schemas import PushSubscriptionIn
-from kizuna.db import utcnow
+from kizuna.db import new_id, utcnow
 from kizuna.errors import Forbidden, InvalidInput, NotFound
+from kizuna.models import User
 from kizuna.settings import Settings
 
 P256DH_BYTES = 65
@@ -124,15 +126,14 @@ def _expires_at(expiration_time: int | None) -> datetime | None:
     return moment
 
 
-def set_push_subscription(
+def _upsert(
     session: Session,
     settings: Settings,
-    subscription_id: str,
-    token: str | None,
+    owner: str,
+    owner_id: str,
     body: PushSubscriptionIn,
 ) -> PushSubscription:
-    """Attach a browser's push subscription to a resident's subscription (replacing any)."""
-    _owned(session, subscription_id, token)
+    """Store `body` for one owner (`subscription_id` or `user_id`), replacing what it had."""
     endpoint = check_endpoint(settings, body.endpoint)
     p256dh, auth = check_keys(body.keys.p256dh, body.keys.auth)
     expires_at = _expires_at(body.expiration_time)
@@ -145,19 +146,32 @@ def set_push_subscription(
         "updated_at": now,
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # One statement, so two PUTs at once (a phone retrying) cannot collide on the key.
+    # One statement, so two PUTs at once (a phone retrying) cannot collide on the owner's
+    # unique key.
     session.execute(
         insert(PushSubscription)
-        .values(subscription_id=subscription_id, created_at=now, **values)
-        .on_conflict_do_update(index_elements=["subscription_id"], set_=values)
+        .values(id=new_id(), created_at=now, **{owner: owner_id}, **values)
+        .on_conflict_do_update(index_elements=[owner], set_=values)
     )
     stored = session.scalar(
         select(PushSubscription)
-        .where(PushSubscription.subscription_id == subscription_id)
+        .where(getattr(PushSubscription, owner) == owner_id)
         .execution_options(populate_existing=True)
     )
     assert stored is not None  # written just above, in this transaction
     return stored
+
+
+def set_push_subscription(
+    session: Session,
+    settings: Settings,
+    subscription_id: str,
+    token: str | None,
+    body: PushSubscriptionIn,
+) -> PushSubscription:
+    """Attach a browser's push subscription to a resident's subscription (replacing any)."""
+    _owned(session, subscription_id, token)
+    return _upsert(session, settings, "subscription_id", subscription_id, body)
 
 
 def get_push_subscription(
@@ -165,7 +179,9 @@ def get_push_subscription(
 ) -> PushSubscription:
     """The push subscription of a resident's subscription; 404 when there is none."""
     _owned(session, subscription_id, token)
-    stored = session.get(PushSubscription, subscription_id)
+    stored = session.scalar(
+        select(PushSubscription).where(PushSubscription.subscription_id == subscription_id)
+    )
     if stored is None:
         raise NotFound("this subscription has no Web Push subscription")
     return stored
@@ -179,6 +195,27 @@ def remove_push_subscription(session: Session, subscription_id: str, token: str 
     )
 
 
+def set_user_push_subscription(
+    session: Session, settings: Settings, user: User, body: PushSubscriptionIn
+) -> PushSubscription:
+    """Attach a browser's push subscription to a logged-in user (replacing any): dispatch
+    offers and aid request steps reach their phone with the app closed."""
+    return _upsert(session, settings, "user_id", user.id, body)
+
+
+def get_user_push_subscription(session: Session, user: User) -> PushSubscription:
+    """The user's push subscription; 404 when there is none (never given, removed, or gone)."""
+    stored = session.scalar(select(PushSubscription).where(PushSubscription.user_id == user.id))
+    if stored is None:
+        raise NotFound("you have no Web Push subscription")
+    return stored
+
+
+def remove_user_push_subscription(session: Session, user: User) -> None:
+    """Stop pushing to the user's phone; the WebSocket still works. Idempotent."""
+    session.execute(delete(PushSubscription).where(PushSubscription.user_id == user.id))
+
+
 def forget_gone(session: Session, subscription_id: str, endpoint: str) -> None:
     """The push service says the endpoint is gone (404/410): never push to it again.
 
@@ -188,5 +225,14 @@ def forget_gone(session: Session, subscription_id: str, endpoint: str) -> None:
         delete(PushSubscription).where(
             PushSubscription.subscription_id == subscription_id,
             PushSubscription.endpoint == endpoint,
+        )
+    )
+
+
+def forget_gone_by_id(session: Session, push_id: str, endpoint: str) -> None:
+    """Like `forget_gone`, for the row `push_id` (a user's or a resident's)."""
+    session.execute(
+        delete(PushSubscription).where(
+            PushSubscription.id == push_id, PushSubscription.endpoint == endpoint
         )
     )
