@@ -75,6 +75,7 @@ def seed_demo(session: Session, subscribers: int = 3000, seed: int = 42) -> Demo
             )
         users.append((username, role))
     _add_shelters(session, boundary)
+    _assign_demo_manager(session)
     existing = session.scalar(select(func.count()).select_from(Subscription)) or 0
     missing = max(0, subscribers - existing)
     if missing:
@@ -147,3 +148,21 @@ def _add_shelters(session: Session, boundary: Polygon) -> None:
             )
         )
     upsert_shelters(session, records, "demo")
+
+
+def _assign_demo_manager(session: Session) -> None:
+    """The demo shelter manager runs the first two demo shelters."""
+    from shelters.models import Shelter
+    from shelters.service import assign_manager
+
+    manager = session.scalar(select(User).where(User.username == "demo-shelter-manager"))
+    if manager is None:
+        return
+    for source_id in ("demo-1", "demo-2"):
+        shelter_id = session.scalar(
+            select(Shelter.id).where(
+                Shelter.municipality_code == DEMO_CODE, Shelter.source_id == source_id
+            )
+        )
+        if shelter_id is not None:
+            assign_manager(session, manager, shelter_id)
