@@ -11,7 +11,7 @@ from gis.codes import normalize_municipality_code
 from kizuna.deps import DbSession, RuntimeDep
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.models import Municipality
-from kizuna.web import PAGES_DIR
+from kizuna.web import PAGES_DIR, STATIC_DIR
 
 router = APIRouter()
 
@@ -48,6 +48,28 @@ def shelter_board_page() -> FileResponse:
 def shelter_desk_page() -> FileResponse:
     """The shelter manager's desk: check people in and out, open and close the shelter."""
     return _page("shelter.html")
+
+
+@router.get("/responder", include_in_schema=False)
+def responder_page() -> FileResponse:
+    """The responder's phone: dispatch offers live, accept with an ETA or decline, report status."""
+    return _page("responder.html")
+
+
+@router.get("/volunteer", include_in_schema=False)
+def volunteer_page() -> FileResponse:
+    """The volunteer's phone: profile, nearby requests, claim, start and complete."""
+    return _page("volunteer.html")
+
+
+@router.get("/sw.js", include_in_schema=False)
+def service_worker() -> FileResponse:
+    """The Web Push service worker, served from the root so its scope can be the whole site."""
+    return FileResponse(
+        STATIC_DIR / "js" / "sw.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )
 
 
 @router.get("/api/v1/web/config", tags=["web"])

@@ -13,6 +13,8 @@ def test_pages_and_their_static_files_are_served(web: LiveServer) -> None:
         ("/console", "/static/js/console.js"),
         ("/console/shelters", "/static/js/board.js"),
         ("/shelter", "/static/js/shelter.js"),
+        ("/responder", "/static/js/responder.js"),
+        ("/volunteer", "/static/js/volunteer.js"),
     ]:
         page = httpx.get(web.url + path, timeout=30)
         assert page.status_code == 200, path
