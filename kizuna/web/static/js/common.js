@@ -147,6 +147,26 @@ const Kizuna = (() => {
     return bar;
   }
 
+  // The staff pages' login form: keep the bearer token for this tab, then start the page.
+  async function logIn(event, start) {
+    event.preventDefault();
+    const form = document.getElementById("login-form");
+    const password = document.getElementById("password");
+    const result = await api("POST", "/api/v1/auth/token", {
+      form: { username: document.getElementById("username").value, password: password.value },
+    });
+    if (!result.ok) {
+      const error = (result.data && result.data.error) || { message: `HTTP ${result.status}` };
+      showError(form, { ...error, field: error.field || "password" });
+      return;
+    }
+    clearErrors(form);
+    sessionStorage.setItem("kizuna.token", result.data.access_token);
+    password.value = "";
+    await start();
+  }
+
   return { init, t, api, showError, clearErrors, makeMap, applyTranslations, escapeText, fillBar,
+    logIn,
     get config() { return config; }, get lang() { return document.documentElement.lang; } };
 })();

@@ -30,20 +30,8 @@
     $("expired").classList.toggle("hidden", !expired);
   }
 
-  async function login(event) {
-    event.preventDefault();
-    const result = await Kizuna.api("POST", "/api/v1/auth/token", {
-      form: { username: $("username").value, password: $("password").value },
-    });
-    if (!result.ok) {
-      const error = (result.data && result.data.error) || { message: `HTTP ${result.status}` };
-      Kizuna.showError($("login-form"), { ...error, field: error.field || "password" });
-      return;
-    }
-    Kizuna.clearErrors($("login-form"));
-    sessionStorage.setItem(TOKEN, result.data.access_token);
-    $("password").value = "";
-    await start();
+  function login(event) {
+    return Kizuna.logIn(event, start);
   }
 
   async function saveProfile(event) {
