@@ -43,7 +43,6 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = Field(default=15.0, gt=0)
     # Pause between fan-out chunks, to spare a small database during a huge fan-out.
     fanout_chunk_pause_s: float = Field(default=0.0, ge=0, le=10)
-    two_person_rule: bool = False
     # "production" refuses webhook targets in private ranges and push endpoints without https.
     environment: str = Field(default="development", pattern="^(development|production)$")
     # Integrations: messages from these senders are issued at once instead of kept as drafts.
