@@ -37,6 +37,25 @@ class Alert(Base):
     )
 
 
+class AlertApproval(Base):
+    """A request that a second officer approve issuing (or updating) an Actual alert."""
+
+    __tablename__ = "alert_approvals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    # "issue" approves the draft as it stands; "update" carries the changes to apply.
+    kind: Mapped[str] = mapped_column(String(16))
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    requested_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # pending → approved | rejected | withdrawn
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
 class AlertVersion(Base):
     """One issued message (CAP msgType Alert, Update or Cancel); never changed once written."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db import Base, new_id, utcnow
@@ -69,3 +69,38 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str | None] = mapped_column(String(100), default=None)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class District(Base):
+    """A named part of a municipality (地区, 小学校区) an officer can pick as an alert area."""
+
+    __tablename__ = "districts"
+    __table_args__ = (UniqueConstraint("municipality_code", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    municipality_code: Mapped[str] = mapped_column(
+        ForeignKey("municipalities.code", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    # GeoJSON (WGS84); the bbox columns let SQL prefilter cheaply, as for municipalities.
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
+    min_lon: Mapped[float]
+    min_lat: Mapped[float]
+    max_lon: Mapped[float]
+    max_lat: Mapped[float]
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """The stored answer to a write a client may repeat (a tap re-sent over a flaky connection)."""
+
+    __tablename__ = "idempotency_keys"
+
+    # `scope` names the operation and its owner (e.g. "shelters.occupancy:<shelter id>").
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # A hash of the request body: the same key with a different body is refused, not replayed.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int]
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
