@@ -19,15 +19,36 @@
 
   // ---- session ------------------------------------------------------------------------------
 
-  // Every authenticated call goes through here: a 401 keeps the draft and asks for a new login.
+  // Every authenticated call goes through here: a 401 keeps the draft and asks for a new login;
+  // a network failure is shown until a later call (the 2 s delivery poll retries) gets through.
   async function call(method, path, body) {
     const result = await Kizuna.api(method, path, { body, token: token() });
+    setOnline(result.status !== 0);
     if (result.status === 401) {
       saveDraft();
       sessionStorage.removeItem(TOKEN);
       showLogin(true);
     }
     return result;
+  }
+
+  let offline = false;
+  let probeTimer = null;
+
+  function setOnline(online) {
+    const el = $("connection");
+    if (online && !offline) return;
+    offline = !online;
+    el.classList.remove("hidden");
+    el.className = `status ${online ? "ok" : "lost"}`;
+    el.textContent = t(online ? "console.network.back" : "console.network");
+    if (!online && !pollTimer && !probeTimer) {
+      // Nothing else is polling (no alert followed yet): keep probing so the banner clears.
+      probeTimer = setTimeout(() => {
+        probeTimer = null;
+        call("GET", "/api/v1/auth/me");
+      }, 3000);
+    }
   }
 
   function showLogin(expired) {
@@ -143,9 +164,26 @@
 
   // ---- the form -----------------------------------------------------------------------------
 
+  // The API's error beside its field; a field inside the collapsed languages opens them.
+  function formError(result) {
+    Kizuna.showError($("alert-form"), result.data && result.data.error, $("form-errors"));
+    const shown = $("alert-form").querySelector(".field-error");
+    const details = shown && shown.closest("details");
+    if (details) details.open = true;
+  }
+
+  // ja, やさしい日本語 and English stay open; the other ten fold away until needed.
+  const ALWAYS_OPEN = 3;
+
   function buildTexts() {
     const box = $("texts");
     box.innerHTML = "";
+    const more = document.createElement("details");
+    more.id = "more-languages";
+    const summary = document.createElement("summary");
+    summary.dataset.i18n = "console.more_languages";
+    summary.textContent = t("console.more_languages", { n: KizunaTemplates.LANGUAGES.length - ALWAYS_OPEN });
+    more.appendChild(summary);
     KizunaTemplates.LANGUAGES.forEach(({ tag, name }, index) => {
       const set = document.createElement("fieldset");
       set.className = "lang-block";
@@ -165,8 +203,9 @@
         input.dataset.field = `info[${index}].${part}`;
         set.append(label, input);
       }
-      box.appendChild(set);
+      (index < ALWAYS_OPEN ? box : more).appendChild(set);
     });
+    box.appendChild(more);
   }
 
   function fillTexts() {
@@ -227,7 +266,7 @@
       $("preview").dataset.recipients = result.data.recipients;
       Kizuna.clearErrors($("alert-form"));
     } else if (result.status !== 401) {
-      Kizuna.showError($("alert-form"), result.data && result.data.error, $("form-errors"));
+      formError(result);
     }
   }
 
@@ -238,12 +277,12 @@
     try {
       const created = await call("POST", "/api/v1/alerts", content());
       if (!created.ok) {
-        if (created.status !== 401) Kizuna.showError(form, created.data && created.data.error, $("form-errors"));
+        if (created.status !== 401) formError(created);
         return;
       }
       const issued = await call("POST", `/api/v1/alerts/${created.data.id}/issue`);
       if (!issued.ok) {
-        if (issued.status !== 401) Kizuna.showError(form, issued.data && issued.data.error, $("form-errors"));
+        if (issued.status !== 401) formError(issued);
         return;
       }
       Kizuna.clearErrors(form);
@@ -259,7 +298,7 @@
     if (!areaLayer) delete changes.area;
     const result = await call("POST", `/api/v1/alerts/${currentAlert.id}/update`, changes);
     if (!result.ok) {
-      if (result.status !== 401) Kizuna.showError(form, result.data && result.data.error, $("form-errors"));
+      if (result.status !== 401) formError(result);
       return;
     }
     Kizuna.clearErrors(form);
@@ -271,7 +310,7 @@
     const reason = $("cancel-reason").value.trim() || null;
     const result = await call("POST", `/api/v1/alerts/${currentAlert.id}/cancel`, { reason });
     if (!result.ok) {
-      if (result.status !== 401) Kizuna.showError(form, result.data && result.data.error, $("form-errors"));
+      if (result.status !== 401) formError(result);
       return;
     }
     $("issued-note").textContent = t("console.cancelled");
@@ -281,6 +320,7 @@
 
   function showIssued(alert) {
     currentAlert = alert;
+    shownVersion = null;
     saveDraft();
     $("delivery-section").classList.remove("hidden");
     $("issue").classList.add("hidden");
@@ -299,6 +339,8 @@
     areaLayer = null;
     areaChanged();
     $("delivery-section").classList.add("hidden");
+    $("delivery-rows").replaceChildren();
+    $("version-rows").replaceChildren();
     $("issue").classList.remove("hidden");
     $("update").classList.add("hidden");
     $("new-alert").classList.add("hidden");
@@ -310,7 +352,13 @@
   function startPolling() {
     stopPolling();
     pollDeliveries();
-    pollTimer = setInterval(pollDeliveries, 2000);
+    loadAlerts();
+    let ticks = 0;
+    pollTimer = setInterval(() => {
+      pollDeliveries();
+      ticks += 1;
+      if (ticks % 5 === 0) loadAlerts();
+    }, 2000);
   }
 
   function stopPolling() {
@@ -318,19 +366,110 @@
     pollTimer = null;
   }
 
+  const COUNTED = ["sent", "delivered", "failed", "pending"];
+
   async function pollDeliveries() {
     if (!currentAlert) return;
     const result = await call("GET", `/api/v1/alerts/${currentAlert.id}/deliveries`);
     if (!result.ok) return;
-    const totals = { sent: 0, pending: 0, failed: 0 };
-    for (const counts of Object.values(result.data.channels)) {
-      for (const key of Object.keys(totals)) totals[key] += counts[key] || 0;
+    const totals = Object.fromEntries(COUNTED.map((key) => [key, 0]));
+    const rows = [];
+    for (const [channel, counts] of Object.entries(result.data.channels).sort()) {
+      const row = document.createElement("tr");
+      row.dataset.channel = channel;
+      const name = document.createElement("th");
+      name.scope = "row";
+      const label = t(`console.channel.${channel}`);
+      name.textContent = label.startsWith("console.") ? channel : label;
+      row.appendChild(name);
+      for (const key of COUNTED) {
+        // "sent" counts every message that left us, whether or not the device confirmed it.
+        const value = key === "sent" ? (counts.sent || 0) + (counts.delivered || 0) : counts[key] || 0;
+        totals[key] += value;
+        const cell = document.createElement("td");
+        cell.className = `c-${key}`;
+        cell.textContent = value;
+        row.appendChild(cell);
+      }
+      rows.push(row);
     }
+    $("delivery-rows").replaceChildren(...rows);
     $("d-recipients").textContent = result.data.recipients;
-    $("d-sent").textContent = totals.sent;
-    $("d-pending").textContent = totals.pending;
-    $("d-failed").textContent = totals.failed;
+    for (const key of COUNTED) $(`d-${key}`).textContent = totals[key];
     $("d-acknowledged").textContent = result.data.acknowledged;
+    if (result.data.version !== shownVersion) await showVersions();
+  }
+
+  let shownVersion = null;
+
+  async function showVersions() {
+    const result = await call("GET", `/api/v1/alerts/${currentAlert.id}`);
+    if (!result.ok) return;
+    const alert = result.data;
+    shownVersion = alert.current_version;
+    const rows = [...alert.versions].reverse().map((version) => {
+      const row = document.createElement("tr");
+      const info = (version.content.info || []);
+      const chosen = info.find((block) => block.language.startsWith(Kizuna.lang)) || info[0];
+      const cells = [
+        String(version.version),
+        t(`console.msg.${version.msg_type}`),
+        new Date(version.sent).toLocaleString(Kizuna.lang),
+        version.recipients_targeted == null ? "—" : String(version.recipients_targeted),
+        chosen ? chosen.headline : "",
+      ];
+      cells.forEach((text, index) => {
+        const cell = document.createElement(index === 0 ? "th" : "td");
+        if (index === 0) cell.scope = "row";
+        cell.textContent = text;
+        row.appendChild(cell);
+      });
+      return row;
+    });
+    $("version-rows").replaceChildren(...rows);
+    if (alert.state === "cancelled" || !alert.active) {
+      $("issued-note").textContent = t(alert.state === "cancelled" ? "console.cancelled" : "console.expired");
+      $("cancel").disabled = true;
+      $("update").classList.add("hidden");
+    }
+  }
+
+  // ---- the municipality's active alerts --------------------------------------------------------
+
+  async function loadAlerts() {
+    const result = await call("GET", "/api/v1/alerts?active=true&limit=50");
+    if (!result.ok) return;
+    const items = result.data.map((alert) => {
+      const item = document.createElement("li");
+      const info = alert.content.info || [];
+      const chosen = info.find((block) => block.language.startsWith(Kizuna.lang)) || info[0];
+      const text = document.createElement("span");
+      text.textContent = `${chosen ? chosen.headline : alert.content.event} (v${alert.current_version})`;
+      if (alert.status !== "Actual") {
+        const badge = document.createElement("span");
+        badge.className = "badge exercise";
+        badge.textContent = alert.status;
+        item.append(badge, " ");
+      }
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "secondary";
+      open.textContent = t("console.active.follow");
+      open.setAttribute("aria-label", `${t("console.active.follow")}: ${text.textContent}`);
+      open.addEventListener("click", () => follow(alert));
+      item.append(text, " ", open);
+      return item;
+    });
+    $("alert-list").replaceChildren(...items);
+    $("no-alerts").classList.toggle("hidden", items.length > 0);
+  }
+
+  // Follow an alert issued earlier (here or by a colleague): its deliveries, versions, cancel.
+  function follow(alert) {
+    $("exercise").checked = alert.status !== "Actual";
+    exerciseChanged();
+    showIssued({ id: alert.id, version: alert.current_version });
+    $("delivery-section").scrollIntoView();
   }
 
   // geoman's toolbar links carry their name only in the parent's title; give screen readers one.
@@ -367,6 +506,7 @@
         map.fitBounds(boundary.getBounds());
       }
     }
+    loadAlerts();
     if (!areaLayer && !restoreDraft()) fillTexts();
     exerciseChanged();
     if (areaLayer) areaChanged();
