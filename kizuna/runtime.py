@@ -62,6 +62,7 @@ def build_runtime(settings: Settings) -> Runtime:
     import alerts.tasks
     import dispatch.tasks
     import mutual_aid.tasks
+    import shelters.tasks
 
     registry.register(RELAY_OUTBOX, lambda rt: rt.relay.publish_pending(), max_retries=0)
     if settings.redis_url:
@@ -70,6 +71,7 @@ def build_runtime(settings: Settings) -> Runtime:
     alerts.tasks.register(runtime)
     dispatch.tasks.register(runtime)
     mutual_aid.tasks.register(runtime)
+    shelters.tasks.register(runtime)
     _register_integrations(runtime)
     if settings.redis_url:
         from kizuna.celery_app import CeleryTaskRunner, make_celery

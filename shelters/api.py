@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from gis import normalize_municipality_code
+from kizuna import idempotency
 from kizuna.deps import CurrentUser, DbSession, require_role
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.models import User
@@ -113,12 +114,28 @@ def patch_shelter(
 
 @router.post("/{shelter_id}/occupancy", response_model=ShelterOut)
 def change_occupancy(
-    shelter_id: str, body: OccupancyChange, session: DbSession, user: Writer, response: Response
+    shelter_id: str,
+    body: OccupancyChange,
+    session: DbSession,
+    user: Writer,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            description="Any 1-100 characters of A-Z a-z 0-9 _ -: a repeat gets the first answer "
+            "(header Idempotent-Replayed: true) and counts nothing again; kept 24 h.",
+        ),
+    ] = None,
 ) -> Any:
     """Check people in (positive delta) or out (negative); 409 when full, closed or below 0."""
-    shelter = service.change_occupancy(session, user, shelter_id, body.delta, body.override)
-    response.headers["ETag"] = service.etag(shelter)
-    return service.shelter_out(shelter)
+    key = idempotency.check_key(idempotency_key)
+    answer = service.change_occupancy_once(
+        session, user, shelter_id, body.delta, body.override, key
+    )
+    headers = {"ETag": f'"{answer.body.get("revision")}"'}
+    if answer.replayed:
+        headers[idempotency.REPLAYED_HEADER] = "true"
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
 @router.get("/{shelter_id}/history", response_model=list[HistoryPoint])

@@ -13,6 +13,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gis import normalize_municipality_code
+from kizuna import idempotency
 from kizuna.db import utcnow
 from kizuna.errors import Conflict, Forbidden, InvalidInput, KizunaError, NotFound
 from kizuna.models import User
@@ -424,6 +425,51 @@ def change_occupancy(
     session.refresh(shelter)
     _changed(session, shelter, user.username, "api", {"delta": delta})
     return shelter
+
+
+def occupancy_scope(shelter_id: str) -> str:
+    """The idempotency scope of one shelter's check-ins and check-outs."""
+    return f"shelters.occupancy:{shelter_id}"
+
+
+@dataclass(frozen=True)
+class OccupancyAnswer:
+    """The answer to a check-in or check-out; `replayed` when it repeats an earlier request's."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def change_occupancy_once(
+    session: Session,
+    user: User,
+    shelter_id: str,
+    delta: int,
+    override: bool = False,
+    key: str | None = None,
+) -> OccupancyAnswer:
+    """`change_occupancy`, applied once per idempotency `key`: a repeat with the same key and
+    request gets the first answer back and changes nothing (a different request: 422)."""
+    # Permission first: a stored answer is only given to someone who may make the change.
+    _require_write(session, user, get_shelter(session, shelter_id))
+    if key is None:
+        return OccupancyAnswer(
+            200, shelter_out(change_occupancy(session, user, shelter_id, delta, override))
+        )
+    scope = occupancy_scope(shelter_id)
+    digest = idempotency.request_hash({"delta": delta, "override": override})
+    stored = idempotency.claim(session, scope, key, digest)
+    if stored is not None:
+        return OccupancyAnswer(stored.status, stored.body or {}, replayed=True)
+    body = shelter_out(change_occupancy(session, user, shelter_id, delta, override))
+    idempotency.record(session, scope, key, 200, body)
+    return OccupancyAnswer(200, body)
+
+
+def purge_idempotency_keys(session: Session) -> int:
+    """Forget check-in idempotency keys older than a day; returns how many."""
+    return idempotency.purge(session, "shelters.")
 
 
 def history(session: Session, shelter_id: str, limit: int = 1000) -> list[ShelterHistory]:
