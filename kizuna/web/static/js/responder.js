@@ -8,9 +8,15 @@
   const t = (key, params) => Kizuna.t(key, params);
   const offers = new Map(); // dispatch_id -> offer as sent by the API
   const active = new Map(); // dispatch_id -> {offer, status}
+  const PING_MS = 25000; // keeps idle proxies and NATs from dropping the socket
   let socket = null;
   let backoff = 1;
-  let stopped = false;
+  let retry = null; // the timer of the next reconnection attempt
+  let pinger = null;
+  let stopped = true;
+  let started = false; // the offers are loaded; a lost connection needs only the socket again
+  let connection = { ok: false, key: "status.connecting", params: {} };
+  let push = { state: "off", error: null }; // this browser's Web Push: on/off/unsupported/denied/failed/working
   let map = null;
   let markers = null;
   let me = null; // [lat, lon] of the responder's last reported location, if any
@@ -28,7 +34,8 @@
 
   function showLogin(expired) {
     stopped = true;
-    if (socket) socket.close();
+    clearTimeout(retry);
+    dropSocket();
     $("login-form").classList.remove("hidden");
     $("work").classList.add("hidden");
     $("logout").classList.add("hidden");
@@ -165,22 +172,54 @@
     renderActive();
   }
 
-  function setConnection(connected, text) {
+  function setConnection(ok, key, params = {}) {
+    connection = { ok, key, params };
     const el = $("connection");
-    el.className = `status ${connected ? "ok" : "lost"}`;
-    el.textContent = text;
+    el.className = `status ${ok ? "ok" : "lost"}`;
+    el.textContent = t(key, params);
+  }
+
+  // Forget the socket without waiting for its close: on a dead network the close handshake
+  // can take minutes, and its late onclose must not schedule a second reconnection.
+  function dropSocket() {
+    clearInterval(pinger);
+    if (!socket) return;
+    const old = socket;
+    socket = null;
+    old.onmessage = null;
+    old.onclose = null;
+    old.close();
+  }
+
+  function reconnectLater() {
+    setConnection(false, "status.lost", { s: backoff });
+    clearTimeout(retry);
+    retry = setTimeout(connect, backoff * 1000);
+    backoff = Math.min(backoff * 2, 30);
   }
 
   function connect() {
     if (stopped) return;
+    clearTimeout(retry);
+    dropSocket();
+    if (!navigator.onLine) {
+      // The "online" event reconnects at once; this later try is only a fallback.
+      setConnection(false, "status.offline");
+      retry = setTimeout(connect, 30000);
+      return;
+    }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    setConnection(false, t("status.connecting"));
+    setConnection(false, "status.connecting");
     socket = new WebSocket(`${scheme}://${location.host}/ws/responders?token=${encodeURIComponent(token())}`);
+    const current = socket;
+    pinger = setInterval(() => {
+      if (current.readyState === WebSocket.OPEN) current.send(JSON.stringify({ type: "ping" }));
+    }, PING_MS);
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.type === "hello") {
         backoff = 1;
-        setConnection(true, t("status.connected"));
+        setConnection(true, "status.connected");
         offers.clear();
         for (const offer of message.offers) offers.set(offer.dispatch_id, offer);
       } else if (message.type === "offer") {
@@ -191,6 +230,7 @@
       renderOffers();
     };
     socket.onclose = (event) => {
+      clearInterval(pinger);
       socket = null;
       if (stopped) return;
       if (event.code === 1008) {
@@ -199,23 +239,142 @@
         showLogin(true);
         return;
       }
-      setConnection(false, t("status.lost", { s: backoff }));
-      setTimeout(connect, backoff * 1000);
-      backoff = Math.min(backoff * 2, 30);
+      reconnectLater();
     };
   }
 
-  async function start() {
-    const result = await call("GET", "/api/v1/responders/me/offers");
-    if (!result.ok) {
-      if (result.status !== 401) Kizuna.showError($("login-form"), result.data.error);
-      return;
+  // The browser knows at once when the network goes; an open WebSocket may not notice for
+  // minutes. Show it now, and reconnect (which resends the open offers) when it comes back.
+  function wentOffline() {
+    if (stopped) return;
+    clearTimeout(retry);
+    dropSocket();
+    setConnection(false, "status.offline");
+    retry = setTimeout(started ? connect : start, 30000); // fallback: "online" comes first
+  }
+
+  function cameOnline() {
+    if (stopped) return;
+    backoff = 1;
+    if (started) connect();
+    else start();
+  }
+
+  // --- Web Push: offers reach the phone while this page is closed ------------------------------
+
+  function keyBytes(base64url) {
+    const padded = base64url.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((base64url.length + 3) % 4);
+    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+  }
+
+  function pushSupported() {
+    return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+  }
+
+  function apiError(result) {
+    return (result.data && result.data.error) || { code: "http", message: `HTTP ${result.status}` };
+  }
+
+  function setPush(state, error) {
+    push = { state, error: error || null };
+    renderPush();
+  }
+
+  function renderPush() {
+    const { state, error } = push;
+    const section = $("push");
+    Kizuna.clearErrors(section);
+    const on = $("push-on");
+    on.classList.toggle("hidden", state === "on");
+    on.disabled = state === "unsupported" || state === "denied" || state === "working";
+    $("push-off").classList.toggle("hidden", state !== "on");
+    $("push-status").textContent = t(`responder.push.${state}`);
+    // The API's (or the browser's) own words, beside the button that failed.
+    if (state === "failed" && error) Kizuna.showError(section, error, $("push-buttons"));
+  }
+
+  async function loadPush() {
+    if (!pushSupported()) return setPush("unsupported");
+    if (Notification.permission === "denied") return setPush("denied");
+    const mine = await call("GET", "/api/v1/webpush/me");
+    if (mine.status === 401) return;
+    if (mine.ok) setPush("on");
+    else if (mine.status === 404) setPush("off");
+    else setPush("failed", apiError(mine));
+  }
+
+  async function enablePush() {
+    if (!pushSupported()) return setPush("unsupported");
+    setPush("working");
+    try {
+      if ((await Notification.requestPermission()) !== "granted") return setPush("denied");
+      const registration = await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+      await navigator.serviceWorker.ready;
+      const key = await Kizuna.api("GET", "/api/v1/webpush/public-key");
+      if (!key.ok) return setPush("failed", apiError(key));
+      const subscription = await registration.pushManager.subscribe({
+        userVisibleOnly: true,
+        applicationServerKey: keyBytes(key.data.public_key),
+      });
+      const saved = await call("PUT", "/api/v1/webpush/me", { body: subscription.toJSON() });
+      if (saved.status === 401) return;
+      if (!saved.ok) return setPush("failed", apiError(saved));
+      setPush("on");
+    } catch (error) {
+      setPush("failed", { code: "browser", message: String((error && error.message) || error) });
     }
-    offers.clear();
-    for (const offer of result.data) offers.set(offer.dispatch_id, offer);
+  }
+
+  async function disablePush() {
+    setPush("working");
+    const removed = await call("DELETE", "/api/v1/webpush/me");
+    if (removed.status === 401) return;
+    if (!removed.ok) return setPush("failed", apiError(removed));
+    try {
+      // Also tell the push service, so nothing is sent to this browser at all.
+      const registration = await navigator.serviceWorker.getRegistration("/");
+      const subscription = registration && (await registration.pushManager.getSubscription());
+      if (subscription) await subscription.unsubscribe();
+    } catch (_) {
+      // The server has forgotten it already; nothing more will be pushed.
+    }
+    setPush("off");
+  }
+
+  function showWork() {
     $("login-form").classList.add("hidden");
     $("work").classList.remove("hidden");
     $("logout").classList.remove("hidden");
+  }
+
+  async function start() {
+    stopped = false;
+    started = false;
+    clearTimeout(retry);
+    const result = await call("GET", "/api/v1/responders/me/offers");
+    if (result.status === 0) {
+      // Logged in, but the server cannot be reached: show the page as lost and start again.
+      showWork();
+      if (navigator.onLine) {
+        setConnection(false, "status.lost", { s: backoff });
+        retry = setTimeout(start, backoff * 1000);
+        backoff = Math.min(backoff * 2, 30);
+      } else {
+        setConnection(false, "status.offline");
+        retry = setTimeout(start, 30000);
+      }
+      return;
+    }
+    if (!result.ok) {
+      if (result.status === 401) return; // call() has shown the login form
+      showLogin(false);
+      Kizuna.showError($("login-form"), apiError(result));
+      return;
+    }
+    started = true;
+    offers.clear();
+    for (const offer of result.data) offers.set(offer.dispatch_id, offer);
+    showWork();
     if (!map && typeof L !== "undefined") {
       map = Kizuna.makeMap("map", [36.2, 138.25], 5);
       markers = L.layerGroup().addTo(map);
@@ -226,8 +385,9 @@
     }
     renderOffers();
     renderActive();
-    stopped = false;
+    backoff = 1;
     connect();
+    await loadPush();
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
@@ -237,9 +397,15 @@
       sessionStorage.removeItem(TOKEN);
       showLogin(false);
     });
+    $("push-on").addEventListener("click", enablePush);
+    $("push-off").addEventListener("click", disablePush);
+    window.addEventListener("offline", wentOffline);
+    window.addEventListener("online", cameOnline);
     document.addEventListener("kizuna:language", () => {
       renderOffers();
       renderActive();
+      renderPush();
+      setConnection(connection.ok, connection.key, connection.params);
     });
     if (token()) await start();
     else showLogin(false);

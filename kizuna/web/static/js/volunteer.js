@@ -9,7 +9,11 @@
   const t = (key, params) => Kizuna.t(key, params);
   let nearby = [];
   const mine = new Map(); // id -> request as last read (exact place and contact once claimed)
-  let timer = null;
+  let timer = null; // the next poll (or retry after a lost connection)
+  let backoff = 1;
+  let stopped = true;
+  let started = false; // the profile and my requests are loaded; polling needs only the list
+  let connection = { ok: false, key: "status.connecting", params: {} };
 
   const token = () => sessionStorage.getItem(TOKEN);
 
@@ -18,12 +22,15 @@
     if (result.status === 401) {
       sessionStorage.removeItem(TOKEN);
       showLogin(true);
+    } else if (result.status === 0) {
+      lost(); // no answer at all: the network (or the server) is gone
     }
     return result;
   }
 
   function showLogin(expired) {
-    clearInterval(timer);
+    stopped = true;
+    clearTimeout(timer);
     $("login-form").classList.remove("hidden");
     $("work").classList.add("hidden");
     $("logout").classList.add("hidden");
@@ -147,23 +154,73 @@
     await loadNearby();
   }
 
-  async function loadNearby() {
-    const result = await call("GET", "/api/v1/aid/requests/nearby");
-    if (result.ok) nearby = result.data;
-    else if (result.status === 404) nearby = []; // no profile yet
-    render();
+  function setConnection(ok, key, params = {}) {
+    connection = { ok, key, params };
+    const el = $("connection");
+    el.className = `status ${ok ? "ok" : "lost"}`;
+    el.textContent = t(key, params);
   }
 
-  async function start() {
-    const profile = await call("GET", "/api/v1/aid/volunteers/me");
-    if (profile.status === 401) return;
-    if (profile.status === 403) {
-      Kizuna.showError($("login-form"), profile.data.error);
-      return;
+  // Volunteers have no live feed of new requests: poll gently while all is well, and retry
+  // sooner (1 s, 2 s, 4 s … 30 s) while the server cannot be reached.
+  function poll(ms) {
+    clearTimeout(timer);
+    if (!stopped) timer = setTimeout(loadNearby, ms);
+  }
+
+  // Show the lost connection; returns in how many ms to try again.
+  function connectionRetryMs() {
+    if (!navigator.onLine) {
+      setConnection(false, "status.offline");
+      return 30000; // the "online" event tries again at once; this is only a fallback
     }
+    setConnection(false, "status.lost", { s: backoff });
+    const ms = backoff * 1000;
+    backoff = Math.min(backoff * 2, 30);
+    return ms;
+  }
+
+  function lost() {
+    if (stopped || !started) return; // before the start, start() retries itself
+    poll(connectionRetryMs());
+  }
+
+  async function loadNearby() {
+    const result = await call("GET", "/api/v1/aid/requests/nearby");
+    if (result.status === 401 || result.status === 0) return;
+    if (result.ok) nearby = result.data;
+    else if (result.status === 404) nearby = []; // no profile yet
+    backoff = 1;
+    setConnection(true, "status.updated", { time: new Date().toLocaleTimeString(Kizuna.lang) });
+    render();
+    poll(POLL_MS);
+  }
+
+  function showWork() {
     $("login-form").classList.add("hidden");
     $("work").classList.remove("hidden");
     $("logout").classList.remove("hidden");
+  }
+
+  async function start() {
+    stopped = false;
+    started = false;
+    const profile = await call("GET", "/api/v1/aid/volunteers/me");
+    if (profile.status === 401) return;
+    if (profile.status === 0) {
+      // Logged in, but the server cannot be reached: show the page as lost and start again.
+      showWork();
+      clearTimeout(timer);
+      timer = setTimeout(start, connectionRetryMs());
+      return;
+    }
+    if (profile.status === 403) {
+      showLogin(false);
+      Kizuna.showError($("login-form"), profile.data.error);
+      return;
+    }
+    started = true;
+    showWork();
     if (profile.ok) {
       $("skills").value = profile.data.skills.join(", ");
       $("radius").value = String(profile.data.radius_m);
@@ -177,9 +234,6 @@
     }
     remember();
     await loadNearby();
-    // Volunteers have no live feed of new requests: poll, gently.
-    clearInterval(timer);
-    timer = setInterval(loadNearby, POLL_MS);
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
@@ -192,7 +246,22 @@
       sessionStorage.removeItem(TOKEN);
       showLogin(false);
     });
-    document.addEventListener("kizuna:language", render);
+    window.addEventListener("offline", () => {
+      if (stopped) return;
+      clearTimeout(timer);
+      timer = setTimeout(started ? loadNearby : start, connectionRetryMs());
+    });
+    window.addEventListener("online", () => {
+      if (stopped) return;
+      backoff = 1;
+      clearTimeout(timer);
+      if (started) loadNearby();
+      else start();
+    });
+    document.addEventListener("kizuna:language", () => {
+      render();
+      setConnection(connection.ok, connection.key, connection.params);
+    });
     if (token()) await start();
     else showLogin(false);
   });
