@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from alerts import service
+from alerts import receipts, service
 from alerts.live import ResidentGateway
 from alerts.models import Alert, AlertVersion, Subscription
 from alerts.schemas import (
@@ -15,16 +15,22 @@ from alerts.schemas import (
     AlertCreate,
     AlertOut,
     AlertUpdate,
+    ApprovalListItem,
+    ApprovalOut,
+    ApprovalReject,
+    ApprovalRequest,
     DeliveriesOut,
     IssueOut,
     PreviewIn,
     PreviewOut,
+    ReceiptIn,
     SubscriptionCreated,
     SubscriptionIn,
     SubscriptionOut,
 )
 from gis import to_geojson
 from kizuna.deps import CurrentUser, DbSession, RuntimeDep, require_role
+from kizuna.errors import InvalidInput
 from kizuna.models import User
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -50,7 +56,7 @@ def _version_out(version: AlertVersion) -> dict[str, Any]:
     }
 
 
-def _alert_out(alert: Alert) -> dict[str, Any]:
+def _alert_out(alert: Alert, approval: dict[str, Any] | None = None) -> dict[str, Any]:
     content = alert.versions[-1].content if alert.versions else alert.draft
     return {
         "id": alert.id,
@@ -66,6 +72,7 @@ def _alert_out(alert: Alert) -> dict[str, Any]:
         "updated_at": alert.updated_at,
         "content": content,
         "versions": [_version_out(v) for v in alert.versions],
+        "approval": approval,
     }
 
 
@@ -89,7 +96,7 @@ def create_alert(body: AlertCreate, session: DbSession, runtime: RuntimeDep, use
 @router.post("/alerts/preview", response_model=PreviewOut)
 def preview_alert(body: PreviewIn, session: DbSession, runtime: RuntimeDep, user: Officer) -> Any:
     """How many residents an area reaches, before anything is stored or sent."""
-    targets, area = service.preview(session, runtime.settings, user, body.area)
+    targets, area = service.preview(session, runtime.settings, user, body.area, body.status)
     return {
         "recipients": len(targets.subscription_ids),
         "places": targets.places,
@@ -133,13 +140,66 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
     """Alerts, newest first; `active=true` keeps those issued and not yet expired."""
-    return [_alert_out(a) for a in service.list_alerts(session, user, active, limit)]
+    found = service.list_alerts(session, user, active, limit)
+    approvals = service.current_approvals(session, user, found)
+    return [_alert_out(a, approvals.get(a.id)) for a in found]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut)
 def get_alert(alert_id: str, session: DbSession, user: CurrentUser) -> Any:
-    """One alert with its whole version history."""
-    return _alert_out(service.get_alert(session, user, alert_id))
+    """One alert with its whole version history and its approval, if any."""
+    alert = service.get_alert(session, user, alert_id)
+    return _alert_out(alert, service.current_approvals(session, user, [alert]).get(alert.id))
+
+
+@router.post("/alerts/{alert_id}/approval", status_code=201, response_model=ApprovalOut)
+def request_approval(
+    alert_id: str,
+    session: DbSession,
+    runtime: RuntimeDep,
+    user: Officer,
+    body: ApprovalRequest | None = None,
+) -> Any:
+    """Ask a second officer to approve issuing this draft, or the `changes` to this alert."""
+    approval = service.request_approval(
+        session, runtime.settings, user, alert_id, body or ApprovalRequest()
+    )
+    return service.describe_approval(session, user, approval)
+
+
+@router.post("/alerts/{alert_id}/approval/approve", response_model=IssueOut)
+def approve(alert_id: str, session: DbSession, runtime: RuntimeDep, user: Officer) -> Any:
+    """Approve someone else's request: the alert is issued or updated now."""
+    return _issue_out(*service.approve(session, runtime.settings, user, alert_id))
+
+
+@router.post("/alerts/{alert_id}/approval/reject", response_model=ApprovalOut)
+def reject(
+    alert_id: str, session: DbSession, user: Officer, body: ApprovalReject | None = None
+) -> Any:
+    """Refuse someone else's request, saying why; a draft stays a draft."""
+    if body is None:
+        raise InvalidInput("reason is required", field="reason")
+    approval = service.reject(session, user, alert_id, body.reason)
+    return service.describe_approval(session, user, approval)
+
+
+@router.delete("/alerts/{alert_id}/approval", response_model=ApprovalOut)
+def withdraw(alert_id: str, session: DbSession, user: Officer) -> Any:
+    """Take back your own pending request."""
+    approval = service.withdraw(session, user, alert_id)
+    return service.describe_approval(session, user, approval)
+
+
+@router.get("/approvals", response_model=list[ApprovalListItem])
+def list_approvals(
+    session: DbSession,
+    user: Officer,
+    state: Literal["pending", "approved", "rejected", "withdrawn"] = "pending",
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> Any:
+    """Approvals for the caller's municipalities (all for admins), newest first."""
+    return service.list_approvals(session, user, state, limit)
 
 
 @router.get("/alerts/{alert_id}/deliveries", response_model=DeliveriesOut)
@@ -148,10 +208,18 @@ def get_deliveries(alert_id: str, session: DbSession, user: CurrentUser) -> Any:
     return service.deliveries_summary(session, user, alert_id)
 
 
+@router.post("/receipts", status_code=204)
+def post_receipt(body: ReceiptIn, session: DbSession, runtime: RuntimeDep) -> Response:
+    """A device confirms it holds an alert (the token came inside its Web Push payload)."""
+    receipts.record_token_receipt(session, runtime.settings.resolved_secret_key(), body.receipt)
+    return Response(status_code=204)
+
+
 def _subscription_out(subscription: Subscription) -> dict[str, Any]:
     return {
         "id": subscription.id,
         "languages": subscription.languages,
+        "drills": subscription.drills,
         "created_at": subscription.created_at,
         "updated_at": subscription.updated_at,
         "places": [

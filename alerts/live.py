@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import shape
@@ -13,8 +14,9 @@ from sqlalchemy import select
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 import shelters
-from alerts import events, service
+from alerts import events, receipts, service
 from alerts.models import AlertVersion, Subscription
+from kizuna import metrics
 from kizuna.errors import KizunaError
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HUB = "residents"
+CHANNEL = "websocket"
 POLICY_VIOLATION = 1008
 
 
@@ -90,10 +93,21 @@ class ResidentGateway:
     async def _send_all(self, messages: list[tuple[str, str, dict[str, Any]]]) -> int:
         sent = 0
         for subscription_id, version_id, message in messages:
-            if await self.hub.send(subscription_id, message):
+            # Queued but never written (the client was dropped as too slow, or left): pending
+            # again, so the device gets it on reconnect or from the sweep.
+            on_unsent = (
+                partial(asyncio.to_thread, self._unclaim, version_id, subscription_id)
+                if version_id
+                else None
+            )
+            if await self.hub.send(subscription_id, message, on_unsent=on_unsent):
                 sent += 1
+                if version_id:  # a replay is not a delivery
+                    metrics.record_delivery(CHANNEL, "sent")
+                    metrics.observe_latency(CHANNEL, message["sent"])
                 continue
             if version_id:
+                metrics.record_delivery(CHANNEL, "retry")
                 await asyncio.to_thread(self._unclaim, version_id, subscription_id)
         return sent
 
@@ -205,12 +219,35 @@ class ResidentGateway:
                 await websocket.send_json(
                     await asyncio.to_thread(self._acknowledge, subscription_id, message["ack"])
                 )
+            elif "received" in message:
+                await websocket.send_json(
+                    await asyncio.to_thread(self._receipt, subscription_id, message)
+                )
             elif message.get("type") == "ping":
                 await websocket.send_json({"type": "pong"})
             else:
                 await websocket.send_json(
-                    _error("unknown_message", 'expected {"ack": alert_id} or {"type": "ping"}')
+                    _error(
+                        "unknown_message",
+                        'expected {"ack": alert_id}, {"received": alert_id, "version": n}'
+                        ' or {"type": "ping"}',
+                    )
                 )
+
+    def _receipt(self, subscription_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        alert_id, version = message.get("received"), message.get("version")
+        if not isinstance(alert_id, str) or len(alert_id) > 36:
+            return _error("invalid_input", "received must be an alert id", field="received")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            return _error("invalid_input", "version must be a positive integer", field="version")
+        with self.runtime.db.session() as session:
+            try:
+                recorded = receipts.record_live_receipt(
+                    session, subscription_id, alert_id, version, CHANNEL
+                )
+            except KizunaError as exc:
+                return {"type": "error", **exc.to_body()}
+        return {"type": "received", "alert_id": alert_id, "version": version, "recorded": recorded}
 
     def _acknowledge(self, subscription_id: str, alert_id: Any) -> dict[str, Any]:
         if not isinstance(alert_id, str):

@@ -50,16 +50,25 @@ class Circle(Strict):
 
 
 class AreaIn(Strict):
-    """Where an alert applies: any mix of a GeoJSON geometry, CAP circles and municipalities."""
+    """Where an alert applies: any mix of a GeoJSON geometry, CAP circles, municipalities and
+    districts (ids from `GET /api/v1/municipalities/{code}/districts`)."""
 
     geometry: dict[str, Any] | None = None
     circles: list[Circle] | None = Field(default=None, max_length=50)
     municipality_codes: list[str] | None = Field(default=None, max_length=200)
+    district_ids: list[str] | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _not_empty(self) -> AreaIn:
-        if not self.geometry and not self.circles and not self.municipality_codes:
-            raise ValueError("area is empty: give a geometry, circles or municipality_codes")
+        if (
+            not self.geometry
+            and not self.circles
+            and not self.municipality_codes
+            and not self.district_ids
+        ):
+            raise ValueError(
+                "area is empty: give a geometry, circles, municipality_codes or district_ids"
+            )
         return self
 
 
@@ -133,9 +142,56 @@ class AlertCancel(Strict):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+ApprovalKind = Literal["issue", "update"]
+ApprovalState = Literal["pending", "approved", "rejected", "withdrawn"]
+
+
+class ApprovalRequest(Strict):
+    """Ask a second officer to approve: a draft as it stands, or `changes` to an issued alert."""
+
+    changes: AlertUpdate | None = Field(
+        default=None, description="For an issued alert: the update to approve (as /update)."
+    )
+
+
+class ApprovalReject(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ApprovalOut(BaseModel):
+    """One approval request and its decision; users by username."""
+
+    id: str
+    alert_id: str
+    kind: ApprovalKind
+    changes: dict[str, Any] | None
+    state: ApprovalState
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    can_approve: bool = Field(description="The caller may approve or reject it now.")
+
+
+class ApprovalListItem(ApprovalOut):
+    """An approval with what the approver needs to judge it: the alert as it would go out."""
+
+    headline: str
+    status: str
+    evacuation_level: int | None
+    alert_state: str
+    municipality_code: str
+
+
 class PreviewIn(Strict):
     area: AreaIn
     municipality_code: str | None = None
+    status: Status = Field(
+        default="Actual",
+        description="The alert's status: anything but Actual counts only residents who opted "
+        "in to drills.",
+    )
 
 
 class PreviewOut(BaseModel):
@@ -170,6 +226,9 @@ class AlertOut(BaseModel):
     updated_at: datetime
     content: dict[str, Any]
     versions: list[VersionOut]
+    approval: ApprovalOut | None = Field(
+        default=None, description="The pending approval, else the latest decided one."
+    )
 
 
 class IssueOut(BaseModel):
@@ -183,9 +242,16 @@ class IssueOut(BaseModel):
 
 class ChannelCounts(BaseModel):
     pending: int = 0
-    sent: int = 0
+    sent: int = Field(default=0, description="Left us (includes those delivered).")
+    delivered: int = Field(default=0, description="Sent and confirmed by the device's receipt.")
     failed: int = 0
     superseded: int = 0
+
+
+class ReceiptIn(Strict):
+    """A receipt token from a Web Push payload, sent back by the service worker."""
+
+    receipt: str = Field(min_length=3, max_length=100)
 
 
 class DeliveriesOut(BaseModel):
@@ -215,6 +281,12 @@ class PlaceIn(Strict):
 class SubscriptionIn(Strict):
     places: list[PlaceIn] = Field(min_length=1, max_length=10)
     languages: list[str] = Field(default_factory=lambda: ["ja"], min_length=1, max_length=5)
+    # Strict: "yes" or 1 must not opt anyone in to drills by accident.
+    drills: bool = Field(
+        default=False,
+        strict=True,
+        description="Also receive Exercise and Test alerts (訓練). Off: only Actual alerts.",
+    )
 
     @field_validator("languages")
     @classmethod
@@ -238,6 +310,7 @@ class SubscriptionOut(BaseModel):
     id: str
     places: list[PlaceOut]
     languages: list[str]
+    drills: bool = Field(default=False, description="Receives Exercise and Test alerts too.")
     created_at: datetime
     updated_at: datetime
 

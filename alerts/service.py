@@ -16,12 +16,14 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ColumnElement, delete, distinct, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from alerts import events
+from alerts import events, receipts
+from alerts.drills import is_drill, marked_headline
 from alerts.models import (
     Acknowledgement,
     Alert,
+    AlertApproval,
     AlertVersion,
     Delivery,
     Subscription,
@@ -32,6 +34,7 @@ from alerts.schemas import (
     AlertContent,
     AlertCreate,
     AlertUpdate,
+    ApprovalRequest,
     AreaIn,
     SubscriptionIn,
 )
@@ -44,10 +47,18 @@ from gis import (
     parse_area_geometry,
     to_geojson,
 )
+from kizuna import audit
 from kizuna.areas import get_municipality, municipalities_intersecting, municipality_geometry
 from kizuna.db import new_id, utcnow
-from kizuna.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
-from kizuna.models import AuditEntry, User
+from kizuna.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    KizunaError,
+    NotAuthenticated,
+    NotFound,
+)
+from kizuna.models import User
 from kizuna.outbox import emit
 from kizuna.settings import Settings
 
@@ -63,10 +74,20 @@ CHANNELS = ("websocket",)
 class ResolvedArea:
     geometry: BaseGeometry
     municipality_codes: list[str]
+    # What the area names, for CAP <areaDesc>: "絆市 本町地区、川端地区"; empty when it names none.
+    description: str = ""
 
 
-def resolve_area(session: Session, area: AreaIn, field: str = "area") -> ResolvedArea:
-    """The union of an alert's geometry, circles and municipalities, validated piece by piece."""
+def resolve_area(
+    session: Session,
+    area: AreaIn,
+    field: str = "area",
+    district_scope: Iterable[str] | None = None,
+) -> ResolvedArea:
+    """The union of an alert's geometry, circles, municipalities and districts, validated piece
+    by piece; districts must belong to `district_scope` (municipality codes) when it is given."""
+    from kizuna.areas import describe_area, district_geometry, get_districts
+
     parts: list[BaseGeometry] = []
     if area.geometry:
         try:
@@ -89,10 +110,17 @@ def resolve_area(session: Session, area: AreaIn, field: str = "area") -> Resolve
         parts.append(municipality_geometry(get_municipality(session, code, field=code_field)))
         if code not in codes:
             codes.append(code)
+    scope = None if district_scope is None else set(district_scope)
+    districts = get_districts(session, area.district_ids or [], scope, f"{field}.district_ids")
+    parts.extend(district_geometry(district) for district in districts)
     geometry = shapely.union_all(parts) if len(parts) > 1 else parts[0]
     if geometry.is_empty or geodesic_area_m2(geometry) <= 0:
         raise InvalidInput("area is empty", field=field)
-    return ResolvedArea(geometry=geometry, municipality_codes=codes)
+    return ResolvedArea(
+        geometry=geometry,
+        municipality_codes=codes,
+        description=describe_area(session, codes, [district.id for district in districts]),
+    )
 
 
 def _check_area_allowed(
@@ -162,20 +190,27 @@ class Targets:
     places: int
 
 
-def target_subscriptions(session: Session, area: BaseGeometry) -> Targets:
-    """Subscriptions with a point inside `area` (edge included) or a municipality it overlaps."""
+def _opted_in_to_drills(subscription_id: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """The subscription in this column opted in to drills (Exercise and Test alerts)."""
+    return subscription_id.in_(select(Subscription.id).where(Subscription.drills.is_(True)))
+
+
+def target_subscriptions(session: Session, area: BaseGeometry, status: str = "Actual") -> Targets:
+    """Subscriptions with a point inside `area` (edge included) or a municipality it overlaps;
+    for a drill (any status but Actual) only those opted in to drills."""
     if area.is_empty:
         return Targets(subscription_ids=set(), places=0)
     min_lon, min_lat, max_lon, max_lat = area.bounds
-    rows = session.execute(
-        select(
-            SubscriptionPlace.subscription_id, SubscriptionPlace.lon, SubscriptionPlace.lat
-        ).where(
-            SubscriptionPlace.municipality_code.is_(None),
-            SubscriptionPlace.lon.between(min_lon, max_lon),
-            SubscriptionPlace.lat.between(min_lat, max_lat),
-        )
-    ).all()
+    points = select(
+        SubscriptionPlace.subscription_id, SubscriptionPlace.lon, SubscriptionPlace.lat
+    ).where(
+        SubscriptionPlace.municipality_code.is_(None),
+        SubscriptionPlace.lon.between(min_lon, max_lon),
+        SubscriptionPlace.lat.between(min_lat, max_lat),
+    )
+    if is_drill(status):
+        points = points.where(_opted_in_to_drills(SubscriptionPlace.subscription_id))
+    rows = session.execute(points).all()
     subscription_ids: set[str] = set()
     places = 0
     if rows:
@@ -186,37 +221,43 @@ def target_subscriptions(session: Session, area: BaseGeometry) -> Targets:
         subscription_ids.update(hits.tolist())
     codes = [m.code for m in municipalities_intersecting(session, area)]
     if codes:
-        by_code = (
-            session.execute(
-                select(SubscriptionPlace.subscription_id).where(
-                    SubscriptionPlace.municipality_code.in_(codes)
-                )
-            )
-            .scalars()
-            .all()
+        named = select(SubscriptionPlace.subscription_id).where(
+            SubscriptionPlace.municipality_code.in_(codes)
         )
+        if is_drill(status):
+            named = named.where(_opted_in_to_drills(SubscriptionPlace.subscription_id))
+        by_code = session.execute(named).scalars().all()
         places += len(by_code)
         subscription_ids.update(by_code)
     return Targets(subscription_ids=subscription_ids, places=places)
 
 
-def earlier_recipients(session: Session, alert_id: str, before_version: int) -> set[str]:
-    """Everyone an earlier version of the alert went to: they must hear of its update or end."""
-    return set(
-        session.scalars(
-            select(Delivery.subscription_id)
-            .join(AlertVersion, AlertVersion.id == Delivery.alert_version_id)
-            .where(AlertVersion.alert_id == alert_id, AlertVersion.version < before_version)
-            .distinct()
-        )
+def earlier_recipients(
+    session: Session, alert_id: str, before_version: int, drills_only: bool = False
+) -> set[str]:
+    """Everyone an earlier version of the alert went to: they must hear of its update or end.
+
+    With `drills_only`, those of them still opted in to drills (a drill's update or end).
+    """
+    statement = (
+        select(Delivery.subscription_id)
+        .join(AlertVersion, AlertVersion.id == Delivery.alert_version_id)
+        .where(AlertVersion.alert_id == alert_id, AlertVersion.version < before_version)
+        .distinct()
     )
+    if drills_only:
+        statement = statement.where(_opted_in_to_drills(Delivery.subscription_id))
+    return set(session.scalars(statement))
 
 
 def recipients_of(session: Session, version: AlertVersion) -> list[str]:
     """The sorted subscription ids one version goes to."""
-    targets = target_subscriptions(session, shape(version.area_geometry)).subscription_ids
+    area = shape(version.area_geometry)
+    targets = target_subscriptions(session, area, version.status).subscription_ids
     if version.version > 1:
-        targets |= earlier_recipients(session, version.alert_id, version.version)
+        targets |= earlier_recipients(
+            session, version.alert_id, version.version, drills_only=is_drill(version.status)
+        )
     return sorted(targets)
 
 
@@ -246,15 +287,7 @@ def _require_own_alert(user: User, alert: Alert) -> None:
 
 
 def _audit(session: Session, user: User, action: str, subject: str, **detail: Any) -> None:
-    session.add(
-        AuditEntry(
-            actor_id=user.id,
-            actor=user.username,
-            action=action,
-            subject=subject,
-            detail=detail or None,
-        )
-    )
+    audit.record(session, actor=user, action=action, subject=subject, **detail)
 
 
 def _check_expiry(expires: datetime, field: str = "expires") -> None:
@@ -268,11 +301,16 @@ def _content_dict(content: AlertContent, area: ResolvedArea) -> dict[str, Any]:
     return stored
 
 
+def _district_scope(user: User) -> list[str] | None:
+    """Districts an officer may name: those of their municipalities (admins: any)."""
+    return None if user.role == "admin" else list(user.municipality_codes)
+
+
 def create_alert(session: Session, settings: Settings, user: User, body: AlertCreate) -> Alert:
     """Store a draft after checking its area is valid and the officer's to alert."""
     _require_officer(user)
     _check_expiry(body.expires)
-    area = resolve_area(session, body.area)
+    area = resolve_area(session, body.area, district_scope=_district_scope(user))
     _check_area_allowed(session, settings, user, area)
     municipality_code = _sender_municipality(session, user, body.municipality_code, area)
     alert = Alert(
@@ -292,13 +330,14 @@ def create_alert(session: Session, settings: Settings, user: User, body: AlertCr
 
 
 def preview(
-    session: Session, settings: Settings, user: User, area_in: AreaIn
+    session: Session, settings: Settings, user: User, area_in: AreaIn, status: str = "Actual"
 ) -> tuple[Targets, BaseGeometry]:
-    """How many subscriptions an area reaches, before anything is stored or sent."""
+    """How many subscriptions an alert of `status` over an area reaches, before anything is
+    stored or sent (a drill counts only residents opted in to drills)."""
     _require_officer(user)
-    area = resolve_area(session, area_in)
+    area = resolve_area(session, area_in, district_scope=_district_scope(user))
     _check_area_allowed(session, settings, user, area)
-    return target_subscriptions(session, area.geometry), area.geometry
+    return target_subscriptions(session, area.geometry, status), area.geometry
 
 
 def get_alert(session: Session, user: User, alert_id: str) -> Alert:
@@ -350,6 +389,7 @@ def _write_version(
     content: dict[str, Any],
     area_geometry: BaseGeometry,
     origin: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> AlertVersion:
     """Append a version; an external origin keeps its own identifier, sender and sent time."""
     number = alert.current_version + 1
@@ -383,7 +423,7 @@ def _write_version(
     alert.updated_at = sent
     session.flush()
     emit(session, events.ALERT_ISSUED, events.alert_issued(alert.id, version.id, number, msg_type))
-    _audit(session, user, f"alert.{msg_type.lower()}", alert.id, version=number)
+    _audit(session, user, f"alert.{msg_type.lower()}", alert.id, version=number, **(audit or {}))
     return version
 
 
@@ -395,6 +435,40 @@ def _lock_alert(session: Session, alert_id: str) -> Alert:
     return alert
 
 
+def needs_approval(settings: Settings, alert: Alert) -> bool:
+    """Whether issuing or updating this alert waits for a second officer (two-person rule).
+
+    Only Actual alerts: exercises and tests are practice, and cancelling is never held up.
+    """
+    return settings.two_person_required and alert.status == "Actual"
+
+
+def _require_no_approval_needed(settings: Settings, alert: Alert, what: str) -> None:
+    if needs_approval(settings, alert):
+        raise Conflict(
+            f"an Actual alert is {what} only with a second officer's approval: "
+            f"request approval (POST /api/v1/alerts/{alert.id}/approval) instead",
+            code="approval_required",
+        )
+
+
+def _check_issuable(session: Session, settings: Settings, user: User, alert: Alert) -> ResolvedArea:
+    """The checks a draft passes before it goes out; returns its resolved area."""
+    if alert.state != "draft":
+        raise Conflict(f"alert already {alert.state}; use update or cancel", code="already_issued")
+    if alert.status == "Draft":
+        raise Conflict("a message with status Draft is not for distribution; set a status")
+    _check_expiry(alert.expires)
+    area = resolve_area(
+        session,
+        AreaIn.model_validate(alert.draft["area"]),
+        district_scope=[alert.municipality_code],
+    )
+    # Re-check: the officer's municipalities may have changed since drafting.
+    _check_area_allowed(session, settings, user, area)
+    return area
+
+
 def issue_alert(
     session: Session, settings: Settings, user: User, alert_id: str
 ) -> tuple[AlertVersion, int]:
@@ -402,15 +476,20 @@ def issue_alert(
     _require_officer(user)
     alert = _lock_alert(session, alert_id)
     _require_own_alert(user, alert)
-    if alert.state != "draft":
-        raise Conflict(f"alert already {alert.state}; use update or cancel", code="already_issued")
-    if alert.status == "Draft":
-        raise Conflict("a message with status Draft is not for distribution; set a status")
-    _check_expiry(alert.expires)
+    if alert.state == "draft":
+        _require_no_approval_needed(settings, alert, "issued")
+    return _issue_draft(session, settings, user, alert)
+
+
+def _issue_draft(
+    session: Session,
+    settings: Settings,
+    user: User,
+    alert: Alert,
+    audit: dict[str, Any] | None = None,
+) -> tuple[AlertVersion, int]:
+    area = _check_issuable(session, settings, user, alert)
     content = alert.draft
-    area = resolve_area(session, AreaIn.model_validate(content["area"]))
-    # Re-check: the officer's municipalities may have changed since drafting.
-    _check_area_allowed(session, settings, user, area)
     # Atomic state flip: a concurrent second issue finds no draft and changes nothing.
     flipped = session.execute(
         update(Alert).where(Alert.id == alert.id, Alert.state == "draft").values(state="issued")
@@ -418,8 +497,10 @@ def issue_alert(
     if flipped.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("alert already issued", code="already_issued")
     alert.state = "issued"
-    version = _write_version(session, settings, user, alert, "Alert", content, area.geometry)
-    recipients = len(target_subscriptions(session, area.geometry).subscription_ids)
+    version = _write_version(
+        session, settings, user, alert, "Alert", content, area.geometry, audit=audit
+    )
+    recipients = len(target_subscriptions(session, area.geometry, alert.status).subscription_ids)
     version.recipients_targeted = recipients
     return version, recipients
 
@@ -441,6 +522,14 @@ def update_alert(
     alert = _lock_alert(session, alert_id)
     _require_own_alert(user, alert)
     _require_live(alert)
+    _require_no_approval_needed(settings, alert, "updated")
+    return _apply_update(session, settings, user, alert, body)
+
+
+def _updated_content(
+    session: Session, settings: Settings, user: User, alert: Alert, body: AlertUpdate
+) -> tuple[AlertContent, ResolvedArea]:
+    """The current content with `body`'s fields replaced, checked as a whole."""
     current = alert.versions[-1].content
     merged = {**current, **body.model_dump(mode="json", exclude_unset=True)}
     merged.pop("municipality_code", None)
@@ -449,10 +538,29 @@ def update_alert(
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     _check_expiry(content.expires)
-    area = resolve_area(session, content.area)
+    area = resolve_area(session, content.area, district_scope=[alert.municipality_code])
     _check_area_allowed(session, settings, user, area)
+    return content, area
+
+
+def _apply_update(
+    session: Session,
+    settings: Settings,
+    user: User,
+    alert: Alert,
+    body: AlertUpdate,
+    audit: dict[str, Any] | None = None,
+) -> tuple[AlertVersion, int]:
+    content, area = _updated_content(session, settings, user, alert, body)
     version = _write_version(
-        session, settings, user, alert, "Update", _content_dict(content, area), area.geometry
+        session,
+        settings,
+        user,
+        alert,
+        "Update",
+        _content_dict(content, area),
+        area.geometry,
+        audit=audit,
     )
     recipients = len(recipients_of(session, version))
     version.recipients_targeted = recipients
@@ -473,9 +581,353 @@ def cancel_alert(
         session, settings, user, alert, "Cancel", content, shape(previous.area_geometry)
     )
     alert.state = "cancelled"
+    # A pending approval can never be granted now: close it, so no one is asked to decide it.
+    for approval in session.scalars(
+        select(AlertApproval).where(
+            AlertApproval.alert_id == alert.id, AlertApproval.state == "pending"
+        )
+    ):
+        approval.state, approval.decided_by = "withdrawn", user.id
+        approval.decided_at, approval.reason = utcnow(), "alert cancelled"
+        _audit(
+            session,
+            user,
+            "alert.approval.withdraw",
+            alert.id,
+            approval_id=approval.id,
+            before="pending",
+            after="withdrawn",
+            reason="alert cancelled",
+        )
     recipients = len(recipients_of(session, version))
     version.recipients_targeted = recipients
     return version, recipients
+
+
+# ---------------------------------------------------------------------------------------------
+# Two-person approval of Actual alerts
+
+
+def _locked_for_approval(session: Session, user: User, alert_id: str) -> Alert:
+    """The alert, locked, when `user` may act on it: the same 404/403 answers as elsewhere."""
+    _require_officer(user)
+    alert = _lock_alert(session, alert_id)
+    # Another city's draft does not exist for this officer (as in get_alert); another city's
+    # issued alert is visible but not theirs to change (as in update and cancel).
+    hidden = alert.state == "draft" and alert.municipality_code not in user.municipality_codes
+    if hidden and user.role != "admin":
+        raise NotFound(f"no alert {alert_id}")
+    _require_own_alert(user, alert)
+    return alert
+
+
+def _pending_approval(session: Session, alert_id: str) -> AlertApproval | None:
+    return session.scalar(
+        select(AlertApproval).where(
+            AlertApproval.alert_id == alert_id, AlertApproval.state == "pending"
+        )
+    )
+
+
+def _prefixed(field: str, error: KizunaError) -> KizunaError:
+    if error.field:
+        error.field = f"{field}.{error.field}"
+    return error
+
+
+def request_approval(
+    session: Session, settings: Settings, user: User, alert_id: str, body: ApprovalRequest
+) -> AlertApproval:
+    """Ask a second officer to approve issuing a draft, or `body.changes` to an issued alert."""
+    alert = _locked_for_approval(session, user, alert_id)
+    if not needs_approval(settings, alert):
+        raise Conflict(
+            f"status {alert.status} needs no approval here; issue or update it directly",
+            code="approval_not_required",
+        )
+    changes: dict[str, Any] | None = None
+    if alert.state == "draft":
+        if body.changes is not None:
+            raise InvalidInput(
+                "a draft is approved as it stands; leave out changes", field="changes"
+            )
+        kind = "issue"
+        _check_issuable(session, settings, user, alert)
+    else:
+        _require_live(alert)
+        if body.changes is None:
+            raise InvalidInput('say what the update changes: {"changes": {…}}', field="changes")
+        kind = "update"
+        try:
+            _updated_content(session, settings, user, alert, body.changes)
+        except KizunaError as exc:
+            raise _prefixed("changes", exc) from None
+        changes = body.changes.model_dump(mode="json", exclude_unset=True)
+    # A write first: on SQLite it takes the database's write lock (PostgreSQL already holds the
+    # row lock), so two requests at once cannot both see "nothing pending" below.
+    session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id)
+        .values(updated_at=Alert.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    if _pending_approval(session, alert.id) is not None:
+        raise Conflict(
+            "an approval is already pending for this alert; it is decided or withdrawn first",
+            code="approval_pending",
+        )
+    approval = AlertApproval(
+        id=new_id(),
+        alert_id=alert.id,
+        kind=kind,
+        changes=changes,
+        requested_by=user.id,
+        requested_at=utcnow(),
+        state="pending",
+    )
+    session.add(approval)
+    _audit(
+        session,
+        user,
+        "alert.approval.request",
+        alert.id,
+        approval_id=approval.id,
+        kind=kind,
+        changes=changes,
+        before=None,
+        after="pending",
+    )
+    session.flush()
+    return approval
+
+
+def _decide(
+    session: Session, approval: AlertApproval, user: User, state: str, reason: str | None = None
+) -> None:
+    """Move the approval out of pending in one conditional UPDATE: only one decision wins."""
+    now = utcnow()
+    moved = session.execute(
+        update(AlertApproval)
+        .where(AlertApproval.id == approval.id, AlertApproval.state == "pending")
+        .values(state=state, decided_by=user.id, decided_at=now, reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("this approval was already decided", code="approval_decided")
+    approval.state, approval.decided_by, approval.decided_at, approval.reason = (
+        state,
+        user.id,
+        now,
+        reason,
+    )
+
+
+def _decidable(session: Session, user: User, alert_id: str) -> tuple[Alert, AlertApproval]:
+    alert = _locked_for_approval(session, user, alert_id)
+    approval = _pending_approval(session, alert.id)
+    if approval is None:
+        raise Conflict("no approval is pending for this alert", code="no_pending_approval")
+    if approval.requested_by == user.id:
+        raise Forbidden(
+            "you asked for this approval; another officer must decide it", code="own_request"
+        )
+    return alert, approval
+
+
+def approve(
+    session: Session, settings: Settings, user: User, alert_id: str
+) -> tuple[AlertVersion, int]:
+    """A second officer approves: the draft is issued, or the update applied, at once."""
+    alert, approval = _decidable(session, user, alert_id)
+    _decide(session, approval, user, "approved")
+    requester = session.get(User, approval.requested_by)
+    who = {
+        "approval_id": approval.id,
+        "requested_by": requester.username if requester else approval.requested_by,
+        "approved_by": user.username,
+    }
+    if approval.kind == "issue":
+        version, recipients = _issue_draft(session, settings, user, alert, audit=who)
+    else:
+        update_body = AlertUpdate.model_validate(approval.changes or {})
+        version, recipients = _apply_update(session, settings, user, alert, update_body, audit=who)
+    _audit(
+        session,
+        user,
+        "alert.approval.approve",
+        alert.id,
+        kind=approval.kind,
+        version=version.version,
+        before="pending",
+        after="approved",
+        **who,
+    )
+    return version, recipients
+
+
+def reject(session: Session, user: User, alert_id: str, reason: str) -> AlertApproval:
+    """A second officer refuses; a draft stays a draft and its author may ask again."""
+    alert, approval = _decidable(session, user, alert_id)
+    _decide(session, approval, user, "rejected", reason)
+    _audit(
+        session,
+        user,
+        "alert.approval.reject",
+        alert.id,
+        approval_id=approval.id,
+        kind=approval.kind,
+        before="pending",
+        after="rejected",
+        reason=reason,
+    )
+    return approval
+
+
+def withdraw(session: Session, user: User, alert_id: str) -> AlertApproval:
+    """The requester takes their pending request back."""
+    alert = _locked_for_approval(session, user, alert_id)
+    approval = _pending_approval(session, alert.id)
+    if approval is None:
+        raise Conflict("no approval is pending for this alert", code="no_pending_approval")
+    if approval.requested_by != user.id:
+        raise Forbidden(
+            "only the officer who asked may withdraw; approve or reject it instead",
+            code="not_requester",
+        )
+    _decide(session, approval, user, "withdrawn")
+    _audit(
+        session,
+        user,
+        "alert.approval.withdraw",
+        alert.id,
+        approval_id=approval.id,
+        kind=approval.kind,
+        before="pending",
+        after="withdrawn",
+    )
+    return approval
+
+
+def can_decide(user: User, alert: Alert, approval: AlertApproval) -> bool:
+    """Whether `user` may approve or reject `approval` now (never their own request)."""
+    return (
+        approval.state == "pending"
+        and approval.requested_by != user.id
+        and user.role in OFFICER_ROLES
+        and (user.role == "admin" or alert.municipality_code in user.municipality_codes)
+    )
+
+
+def _usernames(session: Session, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+
+
+def _approval_view(
+    approval: AlertApproval, alert: Alert, user: User, names: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "id": approval.id,
+        "alert_id": approval.alert_id,
+        "kind": approval.kind,
+        "changes": approval.changes,
+        "state": approval.state,
+        "requested_by": names.get(approval.requested_by, approval.requested_by),
+        "requested_at": approval.requested_at,
+        "decided_by": names.get(approval.decided_by, approval.decided_by)
+        if approval.decided_by
+        else None,
+        "decided_at": approval.decided_at,
+        "reason": approval.reason,
+        "can_approve": can_decide(user, alert, approval),
+    }
+
+
+def describe_approval(session: Session, user: User, approval: AlertApproval) -> dict[str, Any]:
+    """One approval as the API shows it to `user` (usernames, whether they may decide)."""
+    alert = session.get(Alert, approval.alert_id)
+    assert alert is not None  # the foreign key keeps it
+    names = _usernames(session, {approval.requested_by, approval.decided_by or ""} - {""})
+    return _approval_view(approval, alert, user, names)
+
+
+def current_approvals(
+    session: Session, user: User, alerts: list[Alert]
+) -> dict[str, dict[str, Any]]:
+    """Per alert id: its pending approval, else its latest decided one (as the API shows it).
+
+    Only for the officers of the alert's municipality and admins: who asked, who refused and
+    why is the municipality's own business.
+    """
+    by_id = {
+        alert.id: alert
+        for alert in alerts
+        if user.role == "admin"
+        or (user.role in OFFICER_ROLES and alert.municipality_code in user.municipality_codes)
+    }
+    if not by_id:
+        return {}
+    chosen: dict[str, AlertApproval] = {}
+    for approval in session.scalars(
+        select(AlertApproval)
+        .where(AlertApproval.alert_id.in_(by_id))
+        .order_by(AlertApproval.requested_at)
+    ):
+        held = chosen.get(approval.alert_id)
+        if held is None or held.state != "pending":
+            chosen[approval.alert_id] = approval  # later requests replace earlier decided ones
+    ids = {a.requested_by for a in chosen.values()} | {
+        a.decided_by for a in chosen.values() if a.decided_by
+    }
+    names = _usernames(session, ids)
+    return {
+        alert_id: _approval_view(approval, by_id[alert_id], user, names)
+        for alert_id, approval in chosen.items()
+    }
+
+
+def _headline(content: dict[str, Any]) -> str:
+    infos = content.get("info") or [{}]
+    for info in infos:
+        if str(info.get("language", "")).split("-")[0].lower() == "ja":
+            return str(info.get("headline", ""))
+    return str(infos[0].get("headline", ""))
+
+
+def list_approvals(
+    session: Session, user: User, state: str = "pending", limit: int = 200
+) -> list[dict[str, Any]]:
+    """Approvals of the caller's municipalities (all for admins), newest first, with the alert
+    as it would go out if approved (headline, status, evacuation level)."""
+    _require_officer(user)
+    query = (
+        select(AlertApproval, Alert)
+        .join(Alert, Alert.id == AlertApproval.alert_id)
+        .where(AlertApproval.state == state)
+        .order_by(AlertApproval.requested_at.desc())
+        .limit(limit)
+    )
+    if user.role != "admin":
+        query = query.where(Alert.municipality_code.in_(user.municipality_codes))
+    rows = session.execute(query).all()
+    ids = {a.requested_by for a, _ in rows} | {a.decided_by for a, _ in rows if a.decided_by}
+    names = _usernames(session, ids)
+    result = []
+    for approval, alert in rows:
+        content = alert.versions[-1].content if alert.versions else alert.draft
+        proposed = {**content, **(approval.changes or {})}
+        result.append(
+            {
+                **_approval_view(approval, alert, user, names),
+                "headline": _headline(proposed),
+                "status": alert.status,
+                "evacuation_level": proposed.get("evacuation_level"),
+                "alert_state": alert.state,
+                "municipality_code": alert.municipality_code,
+            }
+        )
+    return result
 
 
 def expire_alerts(session: Session) -> list[str]:
@@ -549,13 +1001,22 @@ def claim_pending(
     """Atomically mark pending deliveries as sent; only the claimed ones may be sent now."""
     if not subscription_ids:
         return []
+    wanted: ColumnElement[bool] = Delivery.subscription_id.in_(subscription_ids)
+    status = session.scalar(select(AlertVersion.status).where(AlertVersion.id == version_id))
+    if status is not None and is_drill(status):
+        # A resident may have opted out of drills since the fan-out recorded their row.
+        wanted = Delivery.subscription_id.in_(
+            select(Subscription.id).where(
+                Subscription.id.in_(subscription_ids), Subscription.drills.is_(True)
+            )
+        )
     result = session.execute(
         update(Delivery)
         .where(
             Delivery.alert_version_id == version_id,
             Delivery.channel == channel,
             Delivery.state == "pending",
-            Delivery.subscription_id.in_(subscription_ids),
+            wanted,
         )
         .values(state="sent", sent_at=utcnow(), attempts=Delivery.attempts + 1)
         .returning(Delivery.subscription_id)
@@ -581,17 +1042,20 @@ def unclaim(
 def pending_versions_for(
     session: Session, subscription_ids: list[str], channel: str = "websocket"
 ) -> list[tuple[str, str]]:
-    """(version_id, subscription_id) pairs still pending for live versions, oldest first."""
+    """(version_id, subscription_id) pairs still pending for live versions, oldest first;
+    drills only for residents opted in to them now."""
     if not subscription_ids:
         return []
     rows = session.execute(
         select(Delivery.alert_version_id, Delivery.subscription_id)
         .join(AlertVersion, AlertVersion.id == Delivery.alert_version_id)
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
         .where(
             Delivery.subscription_id.in_(subscription_ids),
             Delivery.channel == channel,
             Delivery.state == "pending",
             _live_version(),
+            or_(AlertVersion.status == "Actual", Subscription.drills.is_(True)),
         )
         .order_by(AlertVersion.sent)
     ).all()
@@ -602,13 +1066,16 @@ def catch_up(session: Session, subscription: Subscription) -> list[tuple[AlertVe
     """What a resident connecting now must see: (latest version, already_sent) per active alert.
 
     Records a pending delivery for active alerts that cover their places but were issued before
-    they registered, so the counts include them.
+    they registered, so the counts include them. Drills only for residents opted in to them:
+    no replay either, even of one sent before they opted out.
     """
     active = session.scalars(
         select(Alert).where(Alert.state == "issued", Alert.expires > utcnow())
     ).all()
     result: list[tuple[AlertVersion, bool]] = []
     for alert in active:
+        if is_drill(alert.status) and not subscription.drills:
+            continue
         latest = alert.versions[-1]
         existing = session.scalar(
             select(Delivery.state).where(
@@ -639,12 +1106,16 @@ def deliveries_summary(session: Session, user: User, alert_id: str) -> dict[str,
         .where(Delivery.alert_version_id == version.id)
         .group_by(Delivery.channel, Delivery.state)
     ).all()
-    channels: dict[str, dict[str, int]] = {  # every channel shows, even with nothing yet
-        channel: {"pending": 0, "sent": 0, "failed": 0, "superseded": 0} for channel in CHANNELS
-    }
+    empty = {"pending": 0, "sent": 0, "delivered": 0, "failed": 0, "superseded": 0}
+    # Every channel shows, even with nothing yet. `sent` counts all that left; `delivered` the
+    # part of them the device confirmed with a receipt.
+    channels: dict[str, dict[str, int]] = {channel: dict(empty) for channel in CHANNELS}
     for channel, state, count in counts:
-        channels.setdefault(channel, {"pending": 0, "sent": 0, "failed": 0, "superseded": 0})
+        channels.setdefault(channel, dict(empty))
         channels[channel][state] = count
+    for channel, count in receipts.delivered_counts(session, version.id).items():
+        channels.setdefault(channel, dict(empty))
+        channels[channel]["delivered"] = count
     recipients = session.scalar(
         select(func.count(distinct(Delivery.subscription_id))).where(
             Delivery.alert_version_id == version.id
@@ -749,7 +1220,8 @@ def render_message(
         "expires": version.expires.isoformat(),
         "references": version.references,
         "language": info["language"],
-        "headline": info["headline"],
+        # Marked for drills, so every channel showing the headline (a push title) says so.
+        "headline": marked_headline(version.status, info["language"], info["headline"]),
         "description": info["description"],
         "instruction": info.get("instruction"),
         "cancel_reason": content.get("cancel_reason"),
@@ -797,11 +1269,14 @@ def create_subscription(session: Session, body: SubscriptionIn) -> tuple[Subscri
         id=new_id(),
         token_hash=_token_hash(token),
         languages=body.languages,
+        drills=body.drills,
         places=_places(session, body),
     )
     session.add(subscription)
     session.flush()
     emit(session, events.SUBSCRIPTION_CHANGED, {"subscription_id": subscription.id})
+    resident = f"resident:{subscription.id}"
+    audit.record(session, actor=resident, action="subscription.create", subject=subscription.id)
     return subscription, token
 
 
@@ -827,13 +1302,16 @@ def _owned(session: Session, subscription_id: str, token: str | None) -> Subscri
 def replace_subscription(
     session: Session, subscription_id: str, token: str | None, body: SubscriptionIn
 ) -> Subscription:
-    """Replace a subscription's places and languages (authenticated by its token)."""
+    """Replace a subscription's places, languages and drills choice (authenticated by its token)."""
     subscription = _owned(session, subscription_id, token)
     subscription.places = _places(session, body)
     subscription.languages = body.languages
+    subscription.drills = body.drills
     subscription.updated_at = utcnow()
     session.flush()
     emit(session, events.SUBSCRIPTION_CHANGED, {"subscription_id": subscription.id})
+    resident = f"resident:{subscription.id}"
+    audit.record(session, actor=resident, action="subscription.replace", subject=subscription.id)
     return subscription
 
 
@@ -845,6 +1323,8 @@ def delete_subscription(session: Session, subscription_id: str, token: str | Non
         delete(Acknowledgement).where(Acknowledgement.subscription_id == subscription.id)
     )
     session.delete(subscription)
+    resident = f"resident:{subscription_id}"
+    audit.record(session, actor=resident, action="subscription.delete", subject=subscription_id)
     emit(
         session, events.SUBSCRIPTION_CHANGED, {"subscription_id": subscription_id, "deleted": True}
     )

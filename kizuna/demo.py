@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely.geometry import Polygon
+from shapely.geometry import Polygon, box
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.models import Subscription, SubscriptionPlace
-from gis import SubscriberIndex, normalize_municipality_code
-from kizuna.areas import upsert_municipality
+from gis import SubscriberIndex, normalize_municipality_code, to_geojson
+from kizuna.areas import store_districts, upsert_municipality
 from kizuna.auth import create_user
 from kizuna.db import new_id
 from kizuna.models import ROLES, User
@@ -66,6 +67,7 @@ def seed_demo(session: Session, subscribers: int = 3000, seed: int = 42) -> Demo
     """Create (or top up) the demo city; running it twice adds nothing twice."""
     boundary = demo_boundary()
     upsert_municipality(session, DEMO_CODE, DEMO_NAME, boundary)
+    _add_districts(session, boundary)
     users: list[tuple[str, str]] = []
     for role in ROLES:
         username = f"demo-{role.replace('_', '-')}"
@@ -74,6 +76,17 @@ def seed_demo(session: Session, subscribers: int = 3000, seed: int = 42) -> Demo
                 session, username, DEMO_PASSWORD, role, [DEMO_CODE], display_name=f"Demo {role}"
             )
         users.append((username, role))
+    # A second officer, so the two-person rule (on in distributed deployments) can be shown.
+    if session.scalar(select(User.id).where(User.username == "demo-officer-2")) is None:
+        create_user(
+            session,
+            "demo-officer-2",
+            DEMO_PASSWORD,
+            "officer",
+            [DEMO_CODE],
+            display_name="Demo officer 2",
+        )
+    users.append(("demo-officer-2", "officer"))
     _add_shelters(session, boundary)
     _assign_demo_manager(session)
     existing = session.scalar(select(func.count()).select_from(Subscription)) or 0
@@ -82,6 +95,37 @@ def seed_demo(session: Session, subscribers: int = 3000, seed: int = 42) -> Demo
         _add_subscribers(session, boundary, missing, seed + existing)
     session.flush()
     return DemoSummary(DEMO_CODE, DEMO_NAME, users, max(subscribers, existing), DEMO_PASSWORD)
+
+
+# The demo city's four districts: its bounding box cut into quadrants around the centre.
+DEMO_DISTRICTS = [
+    ("本町地区", "south-west"),
+    ("川端地区", "south-east"),
+    ("山手地区", "north-west"),
+    ("港地区", "north-east"),
+]
+
+
+def demo_districts(boundary: Polygon) -> dict[str, BaseGeometry]:
+    """The four districts, tiling the boundary: each quadrant of its bbox cut to the city."""
+    min_lon, min_lat, max_lon, max_lat = boundary.bounds
+    lon, lat = DEMO_CENTRE
+    boxes = {
+        "south-west": box(min_lon, min_lat, lon, lat),
+        "south-east": box(lon, min_lat, max_lon, lat),
+        "north-west": box(min_lon, lat, lon, max_lat),
+        "north-east": box(lon, lat, max_lon, max_lat),
+    }
+    return {name: boundary.intersection(boxes[quadrant]) for name, quadrant in DEMO_DISTRICTS}
+
+
+def _add_districts(session: Session, boundary: Polygon) -> None:
+    """Store the demo districts (re-running replaces them in place by name)."""
+    features = [
+        {"type": "Feature", "properties": {"name": name}, "geometry": to_geojson(geometry)}
+        for name, geometry in demo_districts(boundary).items()
+    ]
+    store_districts(session, DEMO_CODE, {"type": "FeatureCollection", "features": features})
 
 
 def _add_subscribers(session: Session, boundary: Polygon, count: int, seed: int) -> None:
@@ -102,6 +146,8 @@ def _add_subscribers(session: Session, boundary: Polygon, count: int, seed: int)
                 id=new_id(),
                 token_hash=new_id().replace("-", "") + new_id().replace("-", "")[:32],
                 languages=DEMO_LANGUAGES[index % len(DEMO_LANGUAGES)],
+                # A third of the demo city takes part in drills, so an Exercise reaches someone.
+                drills=index % 3 == 0,
                 places=[
                     SubscriptionPlace(position=0, label="home", lon=lons[index], lat=lats[index])
                 ],

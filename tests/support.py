@@ -42,6 +42,9 @@ def make_settings(data_dir: Path, database_url: str | None = None, **overrides: 
         "delivery_sweep_interval_s": 0.5,
         "outbox_poll_interval_s": 0.5,
         "expiry_check_interval_s": 0.5,
+        # Every test client comes from 127.0.0.1: the rate-limit tests turn these back on.
+        "subscription_rate_limit": 0,
+        "login_rate_limit": 0,
     }
     values.update(overrides)
     return Settings(**values)
@@ -59,6 +62,7 @@ def seed_basics(database: Database) -> None:
         upsert_municipality(session, CITY_A, "Atown", box(*CITY_A_BOX))
         upsert_municipality(session, CITY_B, "Btown", box(*CITY_B_BOX))
         create_user(session, "officer-a", PASSWORD, "officer", [CITY_A])
+        create_user(session, "officer-a2", PASSWORD, "officer", [CITY_A])
         create_user(session, "officer-b", PASSWORD, "officer", [CITY_B])
         create_user(session, "admin", PASSWORD, "admin", [])
         for role in ("shelter_manager", "responder", "volunteer", "media"):
@@ -255,6 +259,7 @@ def start_server(
         port=port,
         log_level="warning",
         ws="websockets-sansio",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -12,6 +12,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from alerts import IncomingMessage
+from alerts.drills import marked_headline
 from alerts.schemas import normalize_language
 from alerts.service import format_cap_time
 from gis import normalize_municipality_code, to_geojson
@@ -225,13 +226,14 @@ def alert_from_content(
     expires: datetime | str | None,
     sender_name: str,
     municipality_names: dict[str, str],
+    area_desc: str | None = None,
 ) -> CapAlert:
     """A CAP message for one of our versions (or a draft): one <info> per language."""
     area_in = content.get("area") or {}
     codes = list(area_in.get("municipality_codes") or [])
     named = [municipality_names.get(code, code) for code in codes]
     area = Area(
-        area_desc=", ".join(named) if named else f"{sender_name}: alert area",
+        area_desc=area_desc or (", ".join(named) if named else f"{sender_name}: alert area"),
         polygons=_rings(area_in.get("geometry")),
         circles=[
             Circle(lat=c["lat"], lon=c["lon"], radius_km=c["radius_km"])
@@ -254,7 +256,12 @@ def alert_from_content(
             onset=_cap_time(content.get("onset")),
             expires=_cap_time(expires),
             sender_name=sender_name,
-            headline=block.get("headline"),
+            # A drill says so in its text too, not only in <status>: people read headlines.
+            headline=(
+                marked_headline(status, block["language"], block["headline"])
+                if block.get("headline")
+                else None
+            ),
             description=block.get("description"),
             instruction=block.get("instruction"),
             parameters=parameters,

@@ -16,6 +16,7 @@ from integrations.cap.model import CapAlert
 from integrations.cap.parse import ParsedMessage, read_messages
 from integrations.cap.render import alert_element, render_alert
 from integrations.cap.xmldoc import cap_schema
+from kizuna.areas import describe_area
 from kizuna.errors import NotFound
 from kizuna.models import Municipality, User
 from kizuna.settings import Settings
@@ -68,6 +69,19 @@ def import_cap(
         result = import_message(session, settings, actor, translated, issue)
         imported.append(Imported(message, result))
     return imported
+
+
+def _area_desc(session: Session, content: dict[str, Any]) -> str | None:
+    """CAP <areaDesc> naming the municipalities and districts the area was given as, if any."""
+    area = content.get("area") or {}
+    return (
+        describe_area(
+            session,
+            list(area.get("municipality_codes") or []),
+            list(area.get("district_ids") or []),
+        )
+        or None
+    )
 
 
 def _municipality_names(session: Session, codes: list[str]) -> dict[str, str]:
@@ -130,6 +144,7 @@ def cap_message(
             municipality_names=_municipality_names(
                 session, list((content.get("area") or {}).get("municipality_codes") or [])
             ),
+            area_desc=_area_desc(session, content),
         )
     version = _version(alert, number)
     original = imported_alert(version.origin)
@@ -149,6 +164,7 @@ def cap_message(
         municipality_names=_municipality_names(
             session, list((content.get("area") or {}).get("municipality_codes") or [])
         ),
+        area_desc=_area_desc(session, content),
     )
 
 

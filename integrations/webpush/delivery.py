@@ -42,11 +42,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts.models import AlertVersion, Delivery, Subscription
+from alerts.receipts import receipt_token
 from alerts.service import claim_pending
 from integrations.webpush import service
 from integrations.webpush.keys import KeyStore
-from integrations.webpush.message import PushMessage, build_message
+from integrations.webpush.message import PushMessage, build_message, with_receipt
 from integrations.webpush.models import PushSubscription
+from kizuna import metrics
 from kizuna.db import utcnow
 from kizuna.http import parse_retry_after
 from kizuna.settings import Settings
@@ -86,6 +88,8 @@ class Target:
     auth: str
     attempts: int
     message: PushMessage
+    # Sent back by the service worker so the officer sees "reached the device".
+    receipt: str = ""
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,9 @@ class WebPushNotifier:
             for batch in _batches(claimed):
                 rows.extend(
                     session.execute(
-                        select(PushSubscription, Subscription.languages, Delivery.attempts)
+                        select(
+                            PushSubscription, Subscription.languages, Delivery.attempts, Delivery.id
+                        )
                         .join(Subscription, Subscription.id == PushSubscription.subscription_id)
                         .join(
                             Delivery,
@@ -250,7 +256,8 @@ class WebPushNotifier:
             messages: dict[tuple[str, ...], PushMessage] = {}
             targets: list[Target] = []
             expired: list[str] = []
-            for push, languages, attempts in rows:
+            secret = self.settings.resolved_secret_key()
+            for push, languages, attempts, delivery_id in rows:
                 if push.expires_at is not None and push.expires_at <= now:
                     expired.append(push.subscription_id)
                     continue
@@ -265,6 +272,7 @@ class WebPushNotifier:
                         push.auth,
                         attempts,
                         messages[key],
+                        receipt_token(secret, delivery_id),
                     )
                 )
             _finish(session, version_id, expired, "failed", "push subscription expired")
@@ -306,7 +314,8 @@ class WebPushNotifier:
         pusher = WebPusher(
             {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}}
         )
-        body = bytes(pusher.encode(target.message.payload, "aes128gcm")["body"])
+        payload = with_receipt(target.message.payload, target.receipt)
+        body = bytes(pusher.encode(payload, "aes128gcm")["body"])
         headers = {
             "Authorization": self.signer.authorization(target.endpoint),
             "Content-Encoding": "aes128gcm",
@@ -357,7 +366,13 @@ class WebPushNotifier:
                     _finish(session, version_id, [sid], "pending", outcome.error)
                     again.append(sid)
                     wait = max(wait, delay)
+            issued = session.get(AlertVersion, version_id)
         sent = sum(1 for o in outcomes if o.kind == "sent")
+        metrics.record_delivery(CHANNEL, "sent", sent)
+        metrics.record_delivery(CHANNEL, "retry", len(again))
+        metrics.record_delivery(CHANNEL, "failed", len(outcomes) - sent - len(again))
+        for _ in range(sent if issued is not None else 0):
+            metrics.observe_latency(CHANNEL, issued.sent)  # type: ignore[union-attr]
         if sent != len(outcomes):
             log.info(
                 "webpush %s: %d sent, %d to retry, %d failed",

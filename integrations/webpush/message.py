@@ -16,6 +16,8 @@ from alerts.service import render_message
 # (salt 16, record size 4, key id length 1, key id 65), a 16-byte tag and a 1-byte padding
 # delimiter, which leaves 3993 bytes of plaintext.
 MAX_PLAINTEXT_BYTES = 4096 - 86 - 16 - 1
+# Room kept for the per-recipient `"receipt":"<delivery id>.<mac>"` added after fitting.
+RECEIPT_RESERVE_BYTES = 64
 # Push services keep a message at most about four weeks (RFC 8030 lets them cap TTL).
 MAX_TTL_S = 28 * 24 * 3600
 # Dropped in this order until the payload fits; the device shows what is left.
@@ -69,6 +71,16 @@ def fit_payload(message: dict[str, Any], limit: int = MAX_PLAINTEXT_BYTES) -> by
     raise ValueError(f"alert message cannot be made to fit {limit} bytes")
 
 
+def with_receipt(payload: bytes, receipt: str) -> bytes:
+    """The fitted JSON payload with one recipient's receipt token added (fits the reserve)."""
+    if not receipt:
+        return payload
+    extra = encode({"receipt": receipt})[1:-1]
+    if len(extra) + 1 > RECEIPT_RESERVE_BYTES:
+        raise ValueError("receipt token longer than the room kept for it")
+    return payload[:-1] + b"," + extra + b"}"
+
+
 def urgency_for(evacuation_level: int | None) -> str:
     """RFC 8030 Urgency: `high` wakes a phone at once; 警戒レベル 4–5 (evacuate) need that."""
     return "high" if evacuation_level is not None and evacuation_level >= 4 else "normal"
@@ -91,7 +103,7 @@ def build_message(version: AlertVersion, languages: list[str], now: datetime) ->
     """The push message of one version for a resident who reads `languages`."""
     content = render_message(version, languages)
     return PushMessage(
-        payload=fit_payload(content),
+        payload=fit_payload(content, MAX_PLAINTEXT_BYTES - RECEIPT_RESERVE_BYTES),
         urgency=urgency_for(content.get("evacuation_level")),
         ttl=ttl_for(version.expires, now),
         topic=topic_for(version.alert_id),

@@ -1,19 +1,22 @@
-"""Routes for the pages, their runtime configuration and the public municipality boundary."""
+"""Routes for the pages, their runtime configuration and public municipality areas."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from gis.codes import normalize_municipality_code
-from kizuna.deps import DbSession, RuntimeDep
-from kizuna.errors import InvalidInput, NotFound
-from kizuna.models import Municipality
+from kizuna.areas import districts_of, store_districts
+from kizuna.deps import DbSession, RuntimeDep, require_role
+from kizuna.errors import Forbidden, InvalidInput, NotFound
+from kizuna.models import District, Municipality, User
 from kizuna.web import PAGES_DIR, STATIC_DIR
 
 router = APIRouter()
+Officer = Annotated[User, Depends(require_role("officer", "admin"))]
 
 # The UI languages a dictionary exists for, in the order the language picker lists them.
 UI_LANGUAGES = ["ja", "en"]
@@ -84,12 +87,13 @@ def web_config(runtime: RuntimeDep) -> dict[str, Any]:
         "map_tile_url": runtime.settings.map_tile_url or None,
         "map_attribution": runtime.settings.map_attribution,
         "ui_languages": UI_LANGUAGES,
+        # The console asks a colleague to approve instead of issuing when this is on.
+        "two_person_rule": runtime.settings.two_person_required,
     }
 
 
-@router.get("/api/v1/municipalities/{code}", tags=["web"])
-def municipality_boundary(code: str, session: DbSession) -> dict[str, Any]:
-    """A municipality's boundary as a GeoJSON Feature; public, like any published boundary."""
+def _municipality(session: Session, code: str) -> Municipality:
+    """The municipality a path names: 422 for a malformed code, 404 for an unknown one."""
     try:
         normalized = normalize_municipality_code(code)
     except ValueError as exc:
@@ -97,6 +101,13 @@ def municipality_boundary(code: str, session: DbSession) -> dict[str, Any]:
     municipality = session.get(Municipality, normalized)
     if municipality is None:
         raise NotFound(f"no municipality {normalized}", field="code")
+    return municipality
+
+
+@router.get("/api/v1/municipalities/{code}", tags=["web"])
+def municipality_boundary(code: str, session: DbSession) -> dict[str, Any]:
+    """A municipality's boundary as a GeoJSON Feature; public, like any published boundary."""
+    municipality = _municipality(session, code)
     return {
         "type": "Feature",
         "id": municipality.code,
@@ -109,3 +120,53 @@ def municipality_boundary(code: str, session: DbSession) -> dict[str, Any]:
             municipality.max_lat,
         ],
     }
+
+
+def _district_collection(districts: list[District]) -> dict[str, Any]:
+    """Districts as a GeoJSON FeatureCollection, feature id = district id, sorted by name."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": district.id,
+                "properties": {
+                    "id": district.id,
+                    "name": district.name,
+                    "municipality_code": district.municipality_code,
+                },
+                "geometry": district.geometry,
+                "bbox": [district.min_lon, district.min_lat, district.max_lon, district.max_lat],
+            }
+            for district in sorted(districts, key=lambda d: d.name)
+        ],
+    }
+
+
+@router.get("/api/v1/municipalities/{code}/districts", tags=["web"])
+def municipality_districts(code: str, session: DbSession) -> dict[str, Any]:
+    """A municipality's districts (地区) as a GeoJSON FeatureCollection; public, like boundaries.
+
+    An officer picks them as an alert area with `area.district_ids`.
+    """
+    municipality = _municipality(session, code)
+    return _district_collection(districts_of(session, municipality.code))
+
+
+@router.post("/api/v1/municipalities/{code}/districts", status_code=201, tags=["web"])
+def import_municipality_districts(
+    code: str,
+    session: DbSession,
+    user: Officer,
+    collection: Annotated[dict[str, Any], Body(description="GeoJSON FeatureCollection")],
+) -> dict[str, Any]:
+    """Store districts from a GeoJSON FeatureCollection (`properties.name` each), replacing those
+    of the same name; all or nothing. Admins, and officers of the municipality."""
+    municipality = _municipality(session, code)
+    if user.role != "admin" and municipality.code not in user.municipality_codes:
+        raise Forbidden(f"municipality {municipality.code} is not one you act for", field="code")
+    result = store_districts(session, municipality.code, collection, "name", actor=user)
+    body = _district_collection(result.districts)
+    # Foreign members (RFC 7946 §6.1): what the import changed, beside the stored features.
+    body["created"], body["updated"] = result.created, result.updated
+    return body

@@ -52,6 +52,7 @@ def test_alert_reaches_inside_boundary_and_municipality_residents_but_not_outsid
     assert counts["channels"]["websocket"] == {
         "pending": 0,
         "sent": 4,
+        "delivered": 0,
         "failed": 0,
         "superseded": 0,
     }

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.test_pages import assert_accessible, log_in, register_resident
+from tests.e2e.test_drills import register_resident_for
+from tests.e2e.test_pages import assert_accessible, log_in
 from tests.support import LiveServer
 
 
@@ -27,7 +28,8 @@ def test_a_circle_exercise_reaches_the_resident_marked_and_is_followed_by_channe
     officer = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         phone = resident.new_page()
-        register_resident(phone, web.url)
+        # Exercises reach only residents who opted in to drills.
+        register_resident_for(phone, web.url, drills=True)
 
         console = officer.new_page()
         log_in(console, web.url)

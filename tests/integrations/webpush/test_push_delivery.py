@@ -108,7 +108,12 @@ def test_an_issued_alert_reaches_the_phone_encrypted_signed_and_in_the_residents
     assert 0 < int(push.ttl) <= (expires - datetime.now(UTC)).total_seconds() + 1
     assert push.topic is not None and re.fullmatch(r"[A-Za-z0-9_-]{1,32}", push.topic)
     counts = webpush_counts(push_server, issued["id"])
-    assert counts == {"pending": 0, "sent": 1, "failed": 0, "superseded": 0}
+    assert counts == {"pending": 0, "sent": 1, "delivered": 0, "failed": 0, "superseded": 0}
+    # The service worker sends the payload's receipt back: now it reached the phone.
+    with push_server.client() as client:
+        confirmed = client.post("/api/v1/receipts", json={"receipt": push.message["receipt"]})
+    assert confirmed.status_code == 204, confirmed.text
+    assert webpush_counts(push_server, issued["id"])["delivered"] == 1
 
     # An update of the alert replaces the notification: same Topic, now at level 3.
     with push_server.client() as client:

@@ -14,6 +14,11 @@
   let currentAlert = null; // {id, version} once issued
   let pollTimer = null;
   let previewTimer = null;
+  let districtLayer = null; // the picked districts, drawn on the map
+  let districtShapes = new Map(); // district id -> GeoJSON feature
+  let pendingAlertId = null; // a draft or update waiting for a second officer
+  let pendingTimer = null;
+  let approvalsTimer = null;
 
   const token = () => sessionStorage.getItem(TOKEN);
 
@@ -53,6 +58,10 @@
 
   function showLogin(expired) {
     stopPolling();
+    // The pending request (pendingAlertId) is kept: the watch resumes after the next login.
+    clearInterval(approvalsTimer);
+    clearInterval(pendingTimer);
+    pendingTimer = null;
     $("login-form").classList.remove("hidden");
     $("alert-form").classList.add("hidden");
     $("logout").classList.add("hidden");
@@ -84,13 +93,32 @@
 
   // ---- the draft ----------------------------------------------------------------------------
 
+  const picked = (box) => [...$(box).querySelectorAll("input:checked")].map((el) => el.value);
+
+  // The drawn shape, the whole municipalities and the districts picked: the API unions them.
   function area() {
-    if (!areaLayer) return null;
+    const body = {};
     if (areaLayer instanceof L.Circle) {
       const c = areaLayer.getLatLng();
-      return { circles: [{ lon: c.lng, lat: c.lat, radius_km: areaLayer.getRadius() / 1000 }] };
+      body.circles = [{ lon: c.lng, lat: c.lat, radius_km: areaLayer.getRadius() / 1000 }];
+    } else if (areaLayer) {
+      body.geometry = areaLayer.toGeoJSON().geometry;
     }
-    return { geometry: areaLayer.toGeoJSON().geometry };
+    const codes = picked("municipality-choices");
+    if (codes.length) body.municipality_codes = codes;
+    const ids = picked("district-choices");
+    if (ids.length) body.district_ids = ids;
+    return Object.keys(body).length ? body : null;
+  }
+
+  const needsApproval = () => Boolean(Kizuna.config.two_person_rule) && !$("exercise").checked;
+
+  function labelButtons() {
+    const approval = needsApproval();
+    $("issue").dataset.i18n = approval ? "console.request" : "console.issue";
+    $("update").dataset.i18n = approval ? "console.request.update" : "console.update";
+    $("issue").textContent = t($("issue").dataset.i18n);
+    $("update").textContent = t($("update").dataset.i18n);
   }
 
   function info() {
@@ -123,6 +151,7 @@
 
   function saveDraft() {
     if ($("alert-form").classList.contains("hidden") && !areaLayer) return;
+    if (!$("municipality-choices")) return;
     const draft = {
       event: $("event-template").value,
       level: $("level").value,
@@ -132,7 +161,9 @@
         ? { circle: [areaLayer.getLatLng().lat, areaLayer.getLatLng().lng, areaLayer.getRadius()] }
         : { geojson: areaLayer.toGeoJSON() }) : null,
       texts: Object.fromEntries([...$("texts").querySelectorAll("input, textarea")].map((el) => [el.id, el.value])),
+      picks: { codes: picked("municipality-choices"), districts: picked("district-choices") },
       alert: currentAlert,
+      pending: pendingAlertId,
     };
     sessionStorage.setItem(DRAFT, JSON.stringify(draft));
   }
@@ -158,7 +189,13 @@
     } else if (draft.area && draft.area.geojson) {
       setArea(L.geoJSON(draft.area.geojson).getLayers()[0]);
     }
+    for (const value of [...(draft.picks?.codes || []), ...(draft.picks?.districts || [])]) {
+      const box = document.querySelector(`#area-picker input[value="${CSS.escape(value)}"]`);
+      if (box) box.checked = true;
+    }
+    drawDistricts();
     if (draft.alert) showIssued(draft.alert);
+    if (draft.pending) watchPending(draft.pending);
     return true;
   }
 
@@ -241,13 +278,19 @@
 
   function areaChanged() {
     const summary = $("area-summary");
-    if (!areaLayer) {
-      summary.textContent = t("console.area.none");
+    const parts = [];
+    if (areaLayer instanceof L.Circle) {
+      parts.push(`○ ${(areaLayer.getRadius() / 1000).toFixed(2)} km`);
+    } else if (areaLayer) {
+      parts.push(`▱ ${areaLayer.getLatLngs()[0].length}`);
+    }
+    for (const input of $("area-picker").querySelectorAll("input:checked")) {
+      parts.push(input.parentElement.textContent.trim());
+    }
+    summary.textContent = parts.length ? parts.join(" + ") : t("console.area.none");
+    if (!parts.length) {
       $("preview").textContent = "—";
-    } else if (areaLayer instanceof L.Circle) {
-      summary.textContent = `○ ${(areaLayer.getRadius() / 1000).toFixed(2)} km`;
-    } else {
-      summary.textContent = `▱ ${areaLayer.getLatLngs()[0].length}`;
+      delete $("preview").dataset.recipients;
     }
     saveDraft();
     // Debounced: dragging a vertex should not send a request per pixel.
@@ -260,6 +303,7 @@
     if (!body || !me) return;
     const result = await call("POST", "/api/v1/alerts/preview", {
       area: body, municipality_code: me.municipality_codes[0] || null,
+      status: $("exercise").checked ? "Exercise" : "Actual",
     });
     if (result.ok) {
       $("preview").textContent = t("console.preview.count", { n: result.data.recipients, p: result.data.places });
@@ -280,6 +324,10 @@
         if (created.status !== 401) formError(created);
         return;
       }
+      if (needsApproval()) {
+        await requestApproval(created.data.id, undefined);
+        return;
+      }
       const issued = await call("POST", `/api/v1/alerts/${created.data.id}/issue`);
       if (!issued.ok) {
         if (issued.status !== 401) formError(issued);
@@ -295,7 +343,11 @@
   async function update() {
     const form = $("alert-form");
     const { status, ...changes } = content();
-    if (!areaLayer) delete changes.area;
+    if (!area()) delete changes.area;
+    if (needsApproval()) {
+      await requestApproval(currentAlert.id, changes);
+      return;
+    }
     const result = await call("POST", `/api/v1/alerts/${currentAlert.id}/update`, changes);
     if (!result.ok) {
       if (result.status !== 401) formError(result);
@@ -333,6 +385,10 @@
 
   function newAlert() {
     stopPolling();
+    stopPending();
+    $("pending-approval").classList.add("hidden");
+    for (const input of $("area-picker").querySelectorAll("input:checked")) input.checked = false;
+    drawDistricts();
     currentAlert = null;
     sessionStorage.removeItem(DRAFT);
     if (areaLayer) map.removeLayer(areaLayer);
@@ -345,6 +401,204 @@
     $("update").classList.add("hidden");
     $("new-alert").classList.add("hidden");
     fillTexts();
+  }
+
+  // ---- two-person approval --------------------------------------------------------------------
+
+  async function requestApproval(alertId, changes) {
+    const result = await call("POST", `/api/v1/alerts/${alertId}/approval`, changes ? { changes } : undefined);
+    if (!result.ok) {
+      if (result.status !== 401) formError(result);
+      return;
+    }
+    Kizuna.clearErrors($("alert-form"));
+    watchPending(alertId, result.data);
+  }
+
+  function showPending(text, canWithdraw) {
+    $("pending-approval").classList.remove("hidden");
+    $("pending-text").textContent = text;
+    $("withdraw").classList.toggle("hidden", !canWithdraw);
+  }
+
+  function watchPending(alertId, approval) {
+    pendingAlertId = alertId;
+    saveDraft();
+    $("issue").disabled = true;
+    $("update").disabled = true;
+    if (approval) showPending(t(approval.kind === "update" ? "console.approval.pending_update" : "console.approval.pending", { who: approval.requested_by }), true);
+    clearInterval(pendingTimer);
+    pendingTimer = setInterval(checkPending, 2000);
+    checkPending();
+  }
+
+  function stopPending() {
+    if (!pendingAlertId && !pendingTimer) return;
+    clearInterval(pendingTimer);
+    pendingTimer = null;
+    pendingAlertId = null;
+    $("issue").disabled = false;
+    $("update").disabled = false;
+    saveDraft();
+  }
+
+  async function checkPending() {
+    if (!pendingAlertId) return;
+    const result = await call("GET", `/api/v1/alerts/${pendingAlertId}`);
+    if (!result.ok || !result.data.approval) return;
+    const { approval } = result.data;
+    if (approval.state === "pending") {
+      const key = approval.kind === "update" ? "console.approval.pending_update" : "console.approval.pending";
+      showPending(t(key, { who: approval.requested_by }), true);
+      return;
+    }
+    stopPending();
+    if (approval.state === "approved") {
+      $("pending-approval").classList.add("hidden");
+      showIssued({ id: result.data.id, version: result.data.current_version });
+    } else if (approval.state === "rejected") {
+      showPending(t("console.approval.rejected", { who: approval.decided_by, reason: approval.reason }), false);
+    } else {
+      showPending(t("console.approval.withdrawn"), false);
+    }
+  }
+
+  async function withdraw() {
+    if (!pendingAlertId) return;
+    const result = await call("DELETE", `/api/v1/alerts/${pendingAlertId}/approval`);
+    if (!result.ok) {
+      if (result.status !== 401) formError(result);
+      return;
+    }
+    stopPending();
+    showPending(t("console.approval.withdrawn"), false);
+  }
+
+  // Colleagues' requests: approve (it goes out at once) or reject with a reason.
+  async function loadApprovals() {
+    if (!me || !token()) return;
+    const result = await call("GET", "/api/v1/approvals?state=pending");
+    if (!result.ok) return;
+    const items = result.data.map((approval) => {
+      const item = document.createElement("li");
+      item.dataset.approval = approval.id;
+      const text = document.createElement("p");
+      const level = approval.evacuation_level ? ` · ${t(`level.${approval.evacuation_level}`)}` : "";
+      text.textContent = `${approval.headline}${level} — ${t("console.approval.by", {
+        who: approval.requested_by, kind: t(`console.approval.kind.${approval.kind}`) })}`;
+      item.appendChild(text);
+      const show = document.createElement("button");
+      show.type = "button";
+      show.className = "secondary show-area";
+      show.textContent = t("console.approval.show");
+      show.addEventListener("click", () => showRequestedArea(approval));
+      item.appendChild(show);
+      if (approval.can_approve) {
+        const approve = document.createElement("button");
+        approve.type = "button";
+        approve.className = "approve";
+        approve.textContent = t("console.approval.approve");
+        approve.addEventListener("click", () => decide(item, approval, "approve"));
+        const reasonId = `reason-${approval.id}`;
+        const label = document.createElement("label");
+        label.htmlFor = reasonId;
+        label.textContent = t("console.approval.reason");
+        const reason = document.createElement("input");
+        reason.type = "text";
+        reason.id = reasonId;
+        reason.maxLength = 2000;
+        reason.dataset.field = "reason";
+        const reject = document.createElement("button");
+        reject.type = "button";
+        reject.className = "secondary reject";
+        reject.textContent = t("console.approval.reject");
+        reject.addEventListener("click", () => decide(item, approval, "reject"));
+        item.append(approve, label, reason, reject);
+      } else {
+        const own = document.createElement("p");
+        own.className = "hint";
+        own.textContent = t("console.approval.own");
+        item.appendChild(own);
+      }
+      return item;
+    });
+    // Keep a half-typed reason: only redraw when the set of requests changed.
+    const shown = [...$("approval-list").children].map((el) => el.dataset.approval).join();
+    if (shown !== result.data.map((a) => a.id).join()) $("approval-list").replaceChildren(...items);
+    $("approvals-section").classList.toggle("hidden", items.length === 0);
+  }
+
+  // What the approver is asked to approve: the area drawn on the map and the residents it reaches.
+  let reviewLayer = null;
+
+  async function showRequestedArea(approval) {
+    const alert = await call("GET", `/api/v1/alerts/${approval.alert_id}`);
+    if (!alert.ok) return;
+    const requested = (approval.changes && approval.changes.area) || alert.data.content.area;
+    const result = await call("POST", "/api/v1/alerts/preview", {
+      area: requested, municipality_code: alert.data.municipality_code,
+    });
+    if (!result.ok) return;
+    if (reviewLayer) map.removeLayer(reviewLayer);
+    reviewLayer = L.geoJSON(result.data.area, {
+      pmIgnore: true, interactive: false, style: { color: "#5b2a86", weight: 3, dashArray: "6 4", fillOpacity: 0.2 },
+    }).addTo(map);
+    map.fitBounds(reviewLayer.getBounds());
+    $("preview").textContent = t("console.preview.count", { n: result.data.recipients, p: result.data.places });
+  }
+
+  async function decide(item, approval, action) {
+    const body = action === "reject" ? { reason: item.querySelector("input").value } : undefined;
+    const result = await call("POST", `/api/v1/alerts/${approval.alert_id}/approval/${action}`, body);
+    if (!result.ok) {
+      if (result.status !== 401) Kizuna.showError(item, result.data && result.data.error, item);
+      return;
+    }
+    item.remove();
+    $("approvals-section").classList.toggle("hidden", $("approval-list").children.length === 0);
+    if (action === "approve") {
+      follow({ id: result.data.id, current_version: result.data.version, status: approval.status });
+    }
+  }
+
+  // ---- municipalities and districts -------------------------------------------------------------
+
+  function choice(box, value, text) {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.type = "checkbox";
+    input.value = value;
+    input.addEventListener("change", () => {
+      drawDistricts();
+      areaChanged();
+    });
+    label.append(input, ` ${text}`);
+    $(box).appendChild(label);
+  }
+
+  async function buildPicker() {
+    $("municipality-choices").replaceChildren();
+    $("district-choices").replaceChildren();
+    districtShapes = new Map();
+    for (const code of me.municipality_codes) {
+      const found = await Kizuna.api("GET", `/api/v1/municipalities/${code}`);
+      const name = found.ok ? found.data.properties.name : code;
+      choice("municipality-choices", code, t("console.area.whole", { name }));
+      const districts = await Kizuna.api("GET", `/api/v1/municipalities/${code}/districts`);
+      if (!districts.ok) continue;
+      for (const feature of districts.data.features) {
+        districtShapes.set(feature.id, feature);
+        choice("district-choices", feature.id, feature.properties.name);
+      }
+    }
+  }
+
+  function drawDistricts() {
+    if (districtLayer) map.removeLayer(districtLayer);
+    const chosen = picked("district-choices").map((id) => districtShapes.get(id)).filter(Boolean);
+    districtLayer = L.geoJSON(chosen, {
+      pmIgnore: true, interactive: false, style: { color: "#a4161a", weight: 2, fillOpacity: 0.25 },
+    }).addTo(map);
   }
 
   // ---- the delivery panel -------------------------------------------------------------------
@@ -383,8 +637,8 @@
       name.textContent = label.startsWith("console.") ? channel : label;
       row.appendChild(name);
       for (const key of COUNTED) {
-        // "sent" counts every message that left us, whether or not the device confirmed it.
-        const value = key === "sent" ? (counts.sent || 0) + (counts.delivered || 0) : counts[key] || 0;
+        // "sent" counts every message that left us; "delivered" the part the device confirmed.
+        const value = counts[key] || 0;
         totals[key] += value;
         const cell = document.createElement("td");
         cell.className = `c-${key}`;
@@ -485,7 +739,10 @@
   function exerciseChanged() {
     $("exercise-banner").classList.toggle("hidden", !$("exercise").checked);
     document.body.classList.toggle("exercise", $("exercise").checked);
+    labelButtons();
     saveDraft();
+    // An exercise reaches only residents who opted in to drills: the count changes with it.
+    preview();
   }
 
   async function start() {
@@ -506,8 +763,13 @@
         map.fitBounds(boundary.getBounds());
       }
     }
+    await buildPicker();
     loadAlerts();
+    clearInterval(approvalsTimer);
+    loadApprovals();
+    approvalsTimer = setInterval(loadApprovals, 5000);
     if (!areaLayer && !restoreDraft()) fillTexts();
+    if (pendingAlertId && !pendingTimer) watchPending(pendingAlertId);
     exerciseChanged();
     if (areaLayer) areaChanged();
   }
@@ -534,12 +796,15 @@
     $("cancel").addEventListener("click", cancel);
     $("new-alert").addEventListener("click", newAlert);
     $("logout").addEventListener("click", logout);
+    $("withdraw").addEventListener("click", withdraw);
     $("exercise").addEventListener("change", exerciseChanged);
     document.addEventListener("kizuna:language", () => {
       buildEvents();
       map.pm.setLang(Kizuna.lang === "ja" ? "ja" : "en");
       labelToolbar();
       if (currentAlert) $("issued-note").textContent = t("console.issued", { v: currentAlert.version });
+      labelButtons();
+      if (me) loadApprovals();
       areaChanged();
     });
     if (token()) await start();

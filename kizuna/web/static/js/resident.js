@@ -83,7 +83,9 @@
     // The first language wins when an alert has several, so the one this page is shown in leads.
     languages.sort((a, b) => (b === Kizuna.lang) - (a === Kizuna.lang));
     $("register").disabled = true;
-    const result = await Kizuna.api("POST", "/api/v1/subscriptions", { body: { places, languages } });
+    // Exercises and tests reach only residents who ask for them.
+    const drills = $("drills").checked;
+    const result = await Kizuna.api("POST", "/api/v1/subscriptions", { body: { places, languages, drills } });
     $("register").disabled = false;
     if (!result.ok) {
       Kizuna.showError(form, result.data && result.data.error, $("register-errors"));
@@ -160,6 +162,10 @@
       const previous = alerts.get(message.alert_id);
       if (!previous || previous.version <= message.version) alerts.set(message.alert_id, message);
       renderAlerts();
+      // The receipt turns the officer's "sent" into "reached the device".
+      if (socket && socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ received: message.alert_id, version: message.version }));
+      }
     } else if (message.type === "ack") {
       const done = acknowledged();
       done.add(message.alert_id);
@@ -218,11 +224,11 @@
         level.textContent = `${t("level")} ${message.evacuation_level}`;
         badges.appendChild(level);
       }
-      if (message.status === "Exercise") {
-        const exercise = document.createElement("span");
-        exercise.className = "badge exercise";
-        exercise.textContent = t("resident.exercise");
-        badges.append(" ", exercise);
+      if (message.status === "Exercise" || message.status === "Test") {
+        const drill = document.createElement("span");
+        drill.className = "badge exercise";
+        drill.textContent = t(message.status === "Exercise" ? "resident.exercise" : "resident.test");
+        badges.append(" ", drill);
       }
       const description = document.createElement("p");
       description.className = "description";
