@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 TEST_WORKERS ?= 3
 PORT   ?= 8000
 
-.PHONY: setup run demo test lint format bench clean
+.PHONY: setup run demo test lint format bench load fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,19 @@ bench: setup
 	$(BIN)/python bench/bench_dispatch.py
 	$(BIN)/python bench/bench_mutual_aid.py
 	$(BIN)/python bench/bench_distributed.py
+
+## load: load test on loopback: 10,000 live residents, an alert burst, check-ins, dispatch
+## (about 3 minutes; scale with LOAD_ARGS, e.g. LOAD_ARGS="--residents 2000 --distributed")
+load: setup
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
+
+## fuzz: schemathesis over every OpenAPI operation (SQLite and PostgreSQL) and the bad-input
+## corpus, with many more examples than CI (FUZZ_EXAMPLES, FUZZ_STEPS; FUZZ_RANDOM=1)
+FUZZ_EXAMPLES ?= 300
+FUZZ_STEPS ?= 40
+fuzz: setup
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_STEPS=$(FUZZ_STEPS) \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --timeout 0 tests/fuzz
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from alerts import service
 from alerts.models import Alert, AlertVersion, ExternalMessage
 from gis import circle_polygon, normalize_municipality_code
+from kizuna import audit
 from kizuna.areas import municipality_geometry
 from kizuna.db import new_id, utcnow
-from kizuna.errors import InvalidInput
+from kizuna.errors import Forbidden, InvalidInput
 from kizuna.models import Municipality, User
 from kizuna.settings import Settings
 
@@ -166,6 +167,13 @@ def import_message(
     area = message_area(session, content)
     origin = message.origin()
     target = _referenced_alert(session, message.references)
+    code = message.municipality_code
+    if code is not None:
+        code = normalize_municipality_code(code)
+    home = code or (actor.municipality_codes or [NO_MUNICIPALITY])[0]
+    if trusted and actor.role != "admin":
+        changes = target if message.msg_type in ("Update", "Cancel") else None
+        trusted = _officer_may_trust(session, settings, actor, changes, home, area)
     if (
         trusted
         and target is not None
@@ -180,15 +188,12 @@ def import_message(
         recipients = len(service.recipients_of(session, version))
         version.recipients_targeted = recipients
         outcome: Outcome = "cancelled" if message.msg_type == "Cancel" else "updated"
-        _remember(session, message, target.id, version.id, outcome)
+        _remember(session, message, target.id, version.id, outcome, actor)
         return ImportResult(target.id, version.version, outcome, recipients)
 
-    code = message.municipality_code
-    if code is not None:
-        code = normalize_municipality_code(code)
     alert = Alert(
         id=new_id(),
-        municipality_code=code or (actor.municipality_codes or [NO_MUNICIPALITY])[0],
+        municipality_code=home,
         state="draft",
         status=message.status if message.status in ("Actual", "Exercise", "Test") else "Test",
         current_version=0,
@@ -200,16 +205,40 @@ def import_message(
     session.add(alert)
     session.flush()
     if not trusted or alert.expires <= utcnow() or message.msg_type == "Cancel":
-        _remember(session, message, alert.id, None, "draft")
+        _remember(session, message, alert.id, None, "draft", actor)
         return ImportResult(alert.id, None, "draft")
     alert.state = "issued"
     version = service._write_version(
         session, settings, actor, alert, message.msg_type, content, area, origin=origin
     )
-    recipients = len(service.target_subscriptions(session, area).subscription_ids)
+    recipients = len(service.target_subscriptions(session, area, alert.status).subscription_ids)
     version.recipients_targeted = recipients
-    _remember(session, message, alert.id, version.id, "issued")
+    _remember(session, message, alert.id, version.id, "issued", actor)
     return ImportResult(alert.id, version.version, "issued", recipients)
+
+
+def _officer_may_trust(
+    session: Session,
+    settings: Settings,
+    actor: User,
+    target: Alert | None,
+    home: str,
+    area: BaseGeometry,
+) -> bool:
+    """A sender names itself inside the message, so trust reaches no further than the importing
+    officer's own authority: the alert changed (or made) and its area are of their cities."""
+    own = set(actor.municipality_codes)
+    if (target.municipality_code if target is not None else home) not in own:
+        return False
+    if area.is_empty:
+        return True
+    try:
+        service._check_area_allowed(
+            session, settings, actor, service.ResolvedArea(geometry=area, municipality_codes=[])
+        )
+    except Forbidden:
+        return False
+    return True
 
 
 def _remember(
@@ -218,7 +247,21 @@ def _remember(
     alert_id: str,
     version_id: str | None,
     outcome: str,
+    actor: User,
 ) -> None:
+    # The integrations' system accounts (`system-jma`) are recorded as `system:<format>`.
+    system = actor.username.startswith("system-")
+    audit.record(
+        session,
+        actor=f"system:{message.source_format}" if system else actor,
+        action="alert.import",
+        subject=alert_id,
+        format=message.source_format,
+        sender=message.sender,
+        identifier=message.identifier,
+        msg_type=message.msg_type,
+        outcome=outcome,
+    )
     session.add(
         ExternalMessage(
             key=message.key,

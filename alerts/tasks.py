@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from alerts import events, service
 from alerts.models import AlertVersion, FanoutChunk
+from kizuna import metrics
 from kizuna.bus import BusUnavailable
 from kizuna.db import utcnow
 
@@ -51,6 +52,7 @@ EXPIRE = "alerts.expire"
 
 def fanout(runtime: Runtime, version_id: str) -> int:
     """Split a version's recipients into chunks (once) and submit every unfinished chunk."""
+    issued: tuple[str, str, int] | None = None
     with runtime.db.session() as session:
         version = session.get(AlertVersion, version_id)
         if version is None:
@@ -73,6 +75,10 @@ def fanout(runtime: Runtime, version_id: str) -> int:
                 _insert_chunks(session, version_id, chunks)
                 if not chunks:
                     version.fanout_completed_at = utcnow()
+                issued = (version.status, version.msg_type, len(recipients))
+    if issued is not None:
+        # Counted once per version, after commit: only the run that fixed the chunks gets here.
+        metrics.record_issued(*issued)
     with runtime.db.session() as session:
         pending = list(
             session.scalars(

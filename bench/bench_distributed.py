@@ -396,6 +396,9 @@ def embedded_server(workdir: Path) -> Process:
         SHARED_KNOBS,
         KIZUNA_DATA_DIR=str(workdir),
         KIZUNA_SECRET_KEY=SECRET,
+        KIZUNA_TWO_PERSON_RULE="false",
+        KIZUNA_SUBSCRIPTION_RATE_LIMIT="0",
+        KIZUNA_LOGIN_RATE_LIMIT="0",
         PYTHONUNBUFFERED="1",
     )
     log_path = workdir / "embedded.log"

@@ -28,6 +28,7 @@ from dispatch.models import (
     TimelineEntry,
 )
 from gis import normalize_municipality_code
+from kizuna import audit
 from kizuna.auth import create_user
 from kizuna.db import utcnow
 from kizuna.errors import Conflict, Forbidden, InvalidInput, KizunaError, NotFound
@@ -214,8 +215,11 @@ def _roster_row(row: dict[str, str]) -> tuple[dict[str, Any], str]:
     return values, code
 
 
-def import_roster(session: Session, text: str) -> RosterReport:
-    """Create responders (random passwords) or update their profiles from a roster CSV."""
+def import_roster(
+    session: Session, text: str, actor: User | str | None = "system:roster"
+) -> RosterReport:
+    """Create responders (random passwords) or update their profiles from a roster CSV;
+    `actor` is recorded in the audit log."""
     report = RosterReport()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [
@@ -242,7 +246,13 @@ def import_roster(session: Session, text: str) -> RosterReport:
                 if user is None:
                     password = secrets.token_urlsafe(12)
                     user = create_user(
-                        session, username, password, "responder", [code], values["name"]
+                        session,
+                        username,
+                        password,
+                        "responder",
+                        [code],
+                        values["name"],
+                        created_by=actor,
                     )
                 elif user.role != "responder":
                     raise InvalidInput(f"{username} exists with the role {user.role}")
@@ -267,6 +277,15 @@ def import_roster(session: Session, text: str) -> RosterReport:
             report.passwords[username] = password
         else:
             report.updated += 1
+    audit.record(
+        session,
+        actor=actor,
+        action="responders.import",
+        subject=None,
+        created=report.created,
+        updated=report.updated,
+        problems=len(report.problems),
+    )
     return report
 
 
@@ -323,6 +342,14 @@ def create_incident(session: Session, user: User, values: dict[str, Any]) -> Inc
     session.flush()
     _timeline(
         session, incident.id, "incident_created", user.username, detail={"kind": incident.kind}
+    )
+    audit.record(
+        session,
+        actor=user,
+        action="incident.create",
+        subject=incident.id,
+        municipality_code=code,
+        kind=incident.kind,
     )
     return incident
 
@@ -512,6 +539,16 @@ def create_dispatch(
         },
         at=now,
     )
+    audit.record(
+        session,
+        actor=user,
+        action="dispatch.create",
+        subject=dispatch.id,
+        incident_id=incident.id,
+        needed=dispatch.needed,
+        skills=skills,
+        offered=len(offered),
+    )
     return dispatch, offered
 
 
@@ -612,6 +649,7 @@ def respond(
         if declined is None:
             raise Conflict("this offer was answered meanwhile", code="offer_answered")
         _timeline(session, dispatch.incident_id, "declined", user.username, dispatch.id, at=now)
+        audit.record(session, actor=user, action="dispatch.decline", subject=dispatch.id)
         _announce(session, dispatch.id)
         return {"dispatch_id": dispatch.id, "state": "declined"}
     # The slot first: one statement checks there is room and takes it, so concurrent
@@ -667,6 +705,14 @@ def respond(
             {"withdrawn": withdrawn},
             at=now,
         )
+    audit.record(
+        session,
+        actor=user,
+        action="dispatch.accept",
+        subject=dispatch.id,
+        slot=slot.filled,
+        eta_min=eta_min,
+    )
     _announce(session, dispatch.id)
     return {
         "dispatch_id": dispatch.id,
@@ -691,6 +737,7 @@ def report_status(session: Session, user: User, dispatch_id: str, status: str) -
             f"only an accepted offer has a status; yours is {offer.state}", code="not_accepted"
         )
     earlier = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+    previous_status = offer.status
     now = utcnow()
     moved = session.execute(
         update(Offer)
@@ -716,6 +763,14 @@ def report_status(session: Session, user: User, dispatch_id: str, status: str) -
             .values(availability="available", availability_until=None, updated_at=now)
         )
     _timeline(session, dispatch.incident_id, status, user.username, dispatch.id, at=now)
+    audit.record(
+        session,
+        actor=user,
+        action="dispatch.status",
+        subject=dispatch.id,
+        before={"status": previous_status},
+        after={"status": status},
+    )
     return {"dispatch_id": dispatch.id, "status": status, "at": now.isoformat()}
 
 
@@ -735,6 +790,7 @@ def cancel_dispatch(session: Session, user: User, dispatch_id: str) -> Dispatch:
     session.refresh(dispatch)
     _withdraw_open_offers(session, dispatch, "cancelled")
     _timeline(session, incident.id, "cancelled", user.username, dispatch.id)
+    audit.record(session, actor=user, action="dispatch.cancel", subject=dispatch.id)
     _announce(session, dispatch.id)
     return dispatch
 

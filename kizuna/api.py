@@ -7,10 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
-from sqlalchemy import text
 
-from kizuna.auth import authenticate, issue_token
+from kizuna.auth import (
+    authenticate,
+    begin_login,
+    issue_token,
+    login_failed,
+    login_succeeded,
+)
 from kizuna.deps import CurrentUser, DbSession, RuntimeDep
+from kizuna.errors import NotAuthenticated
 
 router = APIRouter()
 
@@ -34,8 +40,19 @@ class MeOut(BaseModel):
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: DbSession, runtime: RuntimeDep
 ) -> Any:
-    """Exchange username and password (OAuth2 password form) for a bearer JWT."""
-    user = authenticate(session, form.username, form.password)
+    """Exchange username and password (OAuth2 password form) for a bearer JWT; 429 `locked`
+    after repeated failures for the username."""
+    settings = runtime.settings
+    # The attempt is counted in its own transaction: it must stay counted when the login fails.
+    with runtime.db.session() as counting:
+        attempt = begin_login(counting, settings, form.username)
+    try:
+        user = authenticate(session, form.username, form.password)
+    except NotAuthenticated:
+        with runtime.db.session() as counting:
+            login_failed(counting, settings, attempt)
+        raise
+    login_succeeded(session, attempt)
     token = issue_token(runtime.settings, user)
     return TokenOut(
         access_token=token.access_token,
@@ -57,7 +74,10 @@ def me(user: CurrentUser) -> Any:
 
 
 @router.get("/healthz", tags=["ops"])
-def healthz(session: DbSession) -> dict[str, str]:
-    """Alive, and the database answers."""
-    session.execute(text("SELECT 1"))
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers HTTP. It touches nothing else on purpose.
+
+    An orchestrator restarts a process that fails liveness; a database blip would then restart
+    every replica at once and drop every resident's WebSocket. Dependencies are `/readyz`'s job.
+    """
     return {"status": "ok"}

@@ -9,11 +9,12 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,18 +22,24 @@ import alerts.api
 import dispatch.api
 import integrations.opendata.api
 import kizuna.api
+import kizuna.audit_api
+import kizuna.ops_api
 import kizuna.web.api
 import mutual_aid.api
 import shelters.api
 from alerts.live import ResidentGateway
 from integrations import INTEGRATIONS
-from kizuna.errors import KizunaError, error_body
+from kizuna import security
+from kizuna.errors import ERROR_RESPONSES, KizunaError, RateLimited, error_body
+from kizuna.observability import RequestIdMiddleware
 from kizuna.runtime import Runtime, build_runtime
 from kizuna.settings import Settings
 from kizuna.web import STATIC_DIR
 from shelters.live import ShelterBoard
 
 log = logging.getLogger(__name__)
+# Worker threads for sync routes and dependencies (AnyIO's default is 40); see `lifespan`.
+WORKER_THREADS = 1000
 
 
 def _field_path(location: Any) -> str | None:
@@ -51,8 +58,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(KizunaError)
     async def domain_error(_: Request, exc: KizunaError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
+        headers: dict[str, str] = {}
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after_s)
+        return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -77,6 +88,14 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(DataError)
+    async def unstorable_value(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schemas let through (a NUL byte in text, a number
+        # out of the column's range); the transaction was rolled back, so nothing was stored.
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "value not storable"
+        log.info("data error: %s", reason)
+        return JSONResponse(error_body("invalid_input", f"a value cannot be stored: {reason}"), 422)
 
     @app.exception_handler(IntegrityError)
     async def write_conflict(_: Request, exc: IntegrityError) -> JSONResponse:
@@ -150,6 +169,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # A sync route that wrote keeps its lock (SQLite's write lock, a PostgreSQL row lock)
+        # until the session commits, after FastAPI has serialized the answer on a worker thread.
+        # With AnyIO's 40 threads, requests waiting for that lock could hold every one: the
+        # writer would wait for a thread and they for the writer, until the 30 s busy timeout.
+        to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         await runtime.bus.start()
         background = [
             asyncio.create_task(runtime.relay.run(), name="outbox-relay"),
@@ -176,13 +200,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version="0.1.0",
         description="Disaster alerts, shelters, dispatch and mutual aid for municipalities.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.runtime = runtime
     app.state.resident_gateway = gateway
     app.state.shelter_board = board
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    security.install(app, runtime)
+    # Outermost: every answer, a 413 or another middleware's included, gets an id and a log line.
+    app.add_middleware(RequestIdMiddleware, settings=settings)
     app.include_router(kizuna.api.router)
+    app.include_router(kizuna.ops_api.router)
+    app.include_router(kizuna.audit_api.router)
     app.include_router(alerts.api.router)
     app.include_router(alerts.api.ws_router)
     app.include_router(shelters.api.router)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from argon2 import PasswordHasher
@@ -13,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gis import normalize_municipality_code
+from kizuna import audit, ratelimit
 from kizuna.db import new_id, utcnow
-from kizuna.errors import Conflict, InvalidInput, NotAuthenticated
+from kizuna.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited
 from kizuna.models import ROLES, Municipality, User
 from kizuna.settings import Settings
 
@@ -43,8 +46,10 @@ def create_user(
     municipality_codes: list[str],
     display_name: str | None = None,
     require_known_municipalities: bool = True,
+    created_by: User | str | None = None,
 ) -> User:
-    """Create a user after checking name, role, password strength and municipality codes."""
+    """Create a user after checking name, role, password strength and municipality codes;
+    `created_by` is recorded in the audit log (None: the system)."""
     if not USERNAME_PATTERN.match(username):
         raise InvalidInput("username must be 3-64 letters, digits or _ . @ -", field="username")
     if role not in ROLES:
@@ -82,6 +87,15 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    audit.record(
+        session,
+        actor=created_by,
+        action="user.create",
+        subject=user.id,
+        username=username,
+        role=role,
+        municipality_codes=codes,
+    )
     return user
 
 
@@ -99,6 +113,85 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
+def change_password(session: Session, user: User, new_password: str) -> None:
+    """Set a new password; every token issued before now stops working."""
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    session.flush()
+    audit.record(session, actor=user, action="user.password_change", subject=user.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Login lockout: failures are counted per username (known or not, so the answers do not tell
+# who exists) in one-fifteenth slices of the failure window, summed over the window.
+
+
+def _username_key(username: str) -> str:
+    # Hashed: any text may be sent as a username, and the bucket column is short.
+    return hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _locked_error(settings: Settings, locked_at: datetime, now: datetime) -> RateLimited:
+    until = locked_at + timedelta(seconds=settings.login_lockout_s)
+    return RateLimited(
+        "too many failed logins for this username; try again later",
+        max(1, math.ceil((until - now).total_seconds())),
+        field="username",
+        code="locked",
+    )
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A login attempt counted against its username (see begin_login)."""
+
+    lock_bucket: str
+    failure_bucket: str
+    failures: int
+
+
+def begin_login(session: Session, settings: Settings, username: str) -> LoginAttempt:
+    """Refuse (429 `locked`) a username that is locked; else count this attempt as a failure
+    until it succeeds, so guesses sent together cannot all slip in before the lock. The caller
+    commits before checking the password."""
+    key = _username_key(username)
+    now = utcnow()
+    window = timedelta(seconds=settings.login_failure_window_s)
+    lockout = timedelta(seconds=settings.login_lockout_s)
+    lock_bucket = f"login-lock:{key}"
+    last_lock = ratelimit.latest_mark(session, lock_bucket, now - lockout - window)
+    if last_lock is not None and last_lock > now - lockout:
+        raise _locked_error(settings, last_lock, now)
+    # Failures count from the last lock on, each lock starting a fresh bucket: an attempt that
+    # raced the lock lands in the old, full bucket and is refused.
+    epoch = 0 if last_lock is None else int(last_lock.timestamp() * 1000)
+    attempt = LoginAttempt(lock_bucket, f"login-fail:{key}:{epoch}", 0)
+    slice_s = max(1, settings.login_failure_window_s // 15)
+    ratelimit.add(session, attempt.failure_bucket, slice_s, now)
+    failures = ratelimit.total(session, attempt.failure_bucket, now - window)
+    if failures > settings.login_max_failures:
+        # Guesses past the limit: lock without checking the password.
+        ratelimit.mark(session, lock_bucket, now)
+        session.commit()  # the lock must outlive this refusal
+        raise _locked_error(settings, now, now)
+    return LoginAttempt(lock_bucket, attempt.failure_bucket, failures)
+
+
+def login_failed(session: Session, settings: Settings, attempt: LoginAttempt) -> None:
+    """After a wrong password: lock the username once it reached the allowed failures."""
+    if attempt.failures >= settings.login_max_failures:
+        ratelimit.mark(session, attempt.lock_bucket, utcnow())
+
+
+def login_succeeded(session: Session, attempt: LoginAttempt) -> None:
+    """A right password clears the username's failures."""
+    ratelimit.forget(session, attempt.failure_bucket)
+
+
 def issue_token(settings: Settings, user: User) -> IssuedToken:
     """A signed bearer JWT for `user`, valid for the configured lifetime."""
     now = utcnow()
@@ -111,6 +204,8 @@ def issue_token(settings: Settings, user: User) -> IssuedToken:
         "exp": int((now + lifetime).timestamp()),
         "jti": new_id(),
         "typ": "access",
+        # The password this token was issued under, to the microsecond (see user_from_token).
+        "pwd": _password_stamp(user),
     }
     token = jwt.encode(claims, settings.resolved_secret_key(), algorithm=JWT_ALGORITHM)
     return IssuedToken(access_token=token, expires_in=int(lifetime.total_seconds()))
@@ -132,10 +227,25 @@ def user_from_token(session: Session, settings: Settings, token: str) -> User:
     user = session.get(User, claims["sub"])
     if user is None or not user.active:
         raise NotAuthenticated("the token's user no longer exists or is disabled")
-    # A password change revokes every token issued before it.
-    if claims["iat"] < int(user.password_changed_at.timestamp()):
-        raise NotAuthenticated("token revoked by a password change; log in again")
+    # A password change revokes every token issued before it. `iat` has whole seconds, so a
+    # token issued in the same second as the change is told apart by its password stamp.
+    stamp = claims.get("pwd")
+    revoked = (
+        stamp != _password_stamp(user)
+        if stamp is not None
+        else claims["iat"] < int(user.password_changed_at.timestamp())
+    )
+    if revoked:
+        raise NotAuthenticated(
+            "token revoked by a password change; log in again", code="token_revoked"
+        )
     return user
 
 
+def _password_stamp(user: User) -> int:
+    # Whole microseconds since the epoch, in integers (a float would round).
+    return (user.password_changed_at - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DUMMY_HASH = _hasher.hash("not-a-real-password-kizuna")

@@ -6,10 +6,11 @@ import logging
 import threading
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from kizuna.bus import BusUnavailable
+from kizuna.context import RequestContext, current_request, reset_request, set_request
 from kizuna.settings import Settings
 from kizuna.tasks import TaskRegistry, TaskSpec
 
@@ -17,6 +18,36 @@ log = logging.getLogger(__name__)
 
 _worker_runtime: Any = None
 _worker_lock = threading.Lock()
+
+# The submitting request's id travels in this message header to the worker's log lines.
+REQUEST_ID_HEADER = "kizuna_request_id"
+_task_contexts: dict[str, object] = {}
+
+
+@signals.before_task_publish.connect
+def _stamp_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    request_id = current_request().request_id
+    if headers is not None and request_id and REQUEST_ID_HEADER not in headers:
+        headers[REQUEST_ID_HEADER] = request_id
+
+
+@signals.task_prerun.connect
+def _enter_request_context(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    request = getattr(task, "request", None)
+    request_id = getattr(request, REQUEST_ID_HEADER, None) or (
+        (getattr(request, "headers", None) or {}).get(REQUEST_ID_HEADER)
+    )
+    # A task nobody's request submitted (beat, the reconciler) is known by its task id.
+    context = RequestContext(request_id=str(request_id or task_id), remote_addr=None)
+    if task_id:
+        _task_contexts[task_id] = set_request(context)
+
+
+@signals.task_postrun.connect
+def _leave_request_context(task_id: str | None = None, **_: Any) -> None:
+    token = _task_contexts.pop(task_id, None) if task_id else None
+    if token is not None:
+        reset_request(token)
 
 
 def _runtime_for_worker() -> Any:

@@ -14,10 +14,12 @@ from kizuna.settings import Settings
 app = typer.Typer(help="Kizuna: disaster alerts and shelter coordination.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
-areas_app = typer.Typer(help="Municipality areas (boundaries).", no_args_is_help=True)
+areas_app = typer.Typer(help="Municipality areas (boundaries, districts).", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log and its hash chain.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(areas_app, name="areas")
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 
@@ -43,6 +45,13 @@ def _add_integration_commands() -> None:
 _add_integration_commands()
 
 
+def _configure_logging(settings: Settings) -> None:
+    """JSON (or text) log lines with request ids for the long-running commands."""
+    from kizuna.logging import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)
+
+
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code=2)
@@ -55,7 +64,7 @@ def db_upgrade() -> None:
 
     settings = Settings()
     upgrade(settings)
-    console.print(f"database at head: {settings.resolved_database_url}")
+    console.print(f"database at head: {settings.database_url_for_display}")
 
 
 @app.command()
@@ -70,12 +79,23 @@ def serve(
     from kizuna.migrate import upgrade
 
     settings = Settings()
+    _configure_logging(settings)
     upgrade(settings)
     console.print(f"Kizuna API      http://{host}:{port}/api/v1")
     console.print(f"OpenAPI docs    http://{host}:{port}/docs")
     console.print(f"health          http://{host}:{port}/healthz")
     console.print(f"residents' WS   ws://{host}:{port}/ws/alerts?token=<subscription token>")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # log_config=None keeps our handlers; our middleware writes the access lines.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+        # Forwarded headers are believed only from KIZUNA_TRUSTED_PROXIES (kizuna/security.py).
+        proxy_headers=False,
+    )
 
 
 @app.command()
@@ -91,6 +111,7 @@ def worker(
     settings = Settings()
     if not settings.redis_url:
         raise _fail("KIZUNA_REDIS_URL is not set: the embedded default runs tasks in `serve`")
+    _configure_logging(settings)
     upgrade(settings)
     runtime = build_runtime(settings)
     runtime.celery.worker_main(
@@ -116,6 +137,7 @@ def beat(
     settings = Settings()
     if not settings.redis_url:
         raise _fail("KIZUNA_REDIS_URL is not set: the embedded default runs timers in `serve`")
+    _configure_logging(settings)
     runtime = build_runtime(settings)
     schedule = settings.data_dir / "celerybeat-schedule"
     runtime.celery.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
@@ -168,7 +190,9 @@ def users_create(
     database = Database(settings.resolved_database_url)
     try:
         with database.session() as session:
-            user = create_user(session, name, password, role, municipality or [])
+            user = create_user(
+                session, name, password, role, municipality or [], created_by="system:cli"
+            )
             scope = ", ".join(user.municipality_codes) or "all municipalities"
             console.print(f"created {user.username} ({user.role}) for {scope}")
     except KizunaError as exc:
@@ -211,3 +235,113 @@ def areas_import(
     console.print(f"imported {len(areas)} municipalities; skipped {len(skipped)} features")
     for reason in skipped:
         console.print(f"  [yellow]skipped[/yellow] {reason}")
+
+
+@areas_app.command("import-districts")
+def areas_import_districts(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoJSON FeatureCollection of districts (地区), lon/lat.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    municipality: Annotated[
+        str, typer.Option(help="全国地方公共団体コード of the municipality (5 or 6 digits).")
+    ],
+    name_property: Annotated[str, typer.Option(help="Property holding the district name.")] = (
+        "name"
+    ),
+) -> None:
+    """Import a municipality's districts, replacing those of the same name; all or nothing."""
+    from kizuna.areas import import_districts
+    from kizuna.db import Database
+    from kizuna.errors import KizunaError
+    from kizuna.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            result = import_districts(session, municipality, file, name_property)
+            for district in result.districts:
+                console.print(f"  {district.id}  {district.name}")
+            code = result.districts[0].municipality_code
+    except KizunaError as exc:
+        raise _fail(f"{exc.message}" + (f" ({exc.field})" if exc.field else "")) from None
+    finally:
+        database.dispose()
+    console.print(
+        f"imported {len(result.districts)} districts of {code}: "
+        f"{result.created} new, {result.updated} replaced"
+    )
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit hash chain; exit 1 naming the first broken seq (deleted or altered)."""
+    from kizuna.audit import verify
+    from kizuna.db import Database
+    from kizuna.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            result = verify(session)
+    finally:
+        database.dispose()
+    if not result.ok:
+        console.print(
+            f"[red]audit chain broken at seq {result.broken_seq}[/red] ({result.reason}): "
+            f"{result.message}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1)
+    console.print(
+        f"audit chain intact: {result.entries} entries ({result.unchained} before the chain)"
+    )
+
+
+@audit_app.command("tail")
+def audit_tail(
+    n: Annotated[int, typer.Option("-n", "--lines", min=1, max=1000, help="Entries.")] = 20,
+) -> None:
+    """Print the newest audit entries, oldest of them first."""
+    import json
+
+    from sqlalchemy import select
+
+    from kizuna.db import Database
+    from kizuna.migrate import upgrade
+    from kizuna.models import AuditEntry
+
+    settings = Settings()
+    upgrade(settings)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            entries = list(
+                session.scalars(
+                    select(AuditEntry)
+                    .order_by(AuditEntry.seq.is_(None), AuditEntry.seq.desc(), AuditEntry.id.desc())
+                    .limit(n)
+                )
+            )
+    finally:
+        database.dispose()
+    for entry in reversed(entries):
+        detail = (
+            json.dumps(entry.detail, ensure_ascii=False, sort_keys=True) if entry.detail else ""
+        )
+        where = " ".join(x for x in (entry.remote_addr, entry.request_id) if x)
+        console.print(
+            f"{entry.seq if entry.seq is not None else '-':>6} {entry.at.isoformat()} "
+            f"{entry.actor} {entry.action} {entry.subject or '-'} {detail} {where}".rstrip(),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -67,8 +67,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # Python's sqlite3 opens transactions lazily; we begin them ourselves (IMMEDIATE on
-            # writes would be ideal, but plain BEGIN plus busy_timeout suffices at our scale).
+            # Python's sqlite3 begins a transaction just before its first INSERT/UPDATE/DELETE
+            # (reads before it run on their own), so a transaction takes the write lock with its
+            # first write and never upgrades a stale read snapshot; other writers wait for it up
+            # to busy_timeout. Whoever holds it must commit without waiting on a shared resource
+            # the waiters hold (kizuna/app.py gives sync routes enough worker threads).
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 
 class KizunaError(Exception):
     """Base of every domain error; carries an HTTP status, a code and the offending field."""
@@ -48,6 +50,57 @@ class Forbidden(KizunaError):
     code = "forbidden"
 
 
+class RateLimited(KizunaError):
+    """Too many requests; the answer carries `Retry-After: retry_after_s`."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        retry_after_s: int,
+        field: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field, code=code)
+        self.retry_after_s = retry_after_s
+
+
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     """`{"error": {"code", "message", "field"}}` — the one shape of every error."""
     return {"error": {"code": code, "message": message, "field": field}}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a message for people and the offending field, if one."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape, declared in OpenAPI for every route."""
+
+    error: ErrorDetail
+
+
+# Declared on every route (FastAPI(responses=...)), so a client or a fuzzer can rely on them;
+# 422 replaces FastAPI's own validation shape, which this API never sends.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "Bad request",
+        401: "Not authenticated",
+        403: "Forbidden",
+        404: "Not found",
+        409: "Conflict",
+        412: "Precondition failed (If-Match)",
+        413: "Request body too large",
+        415: "Unsupported media type",
+        422: "Invalid input",
+        429: "Rate limited",
+        503: "Database busy or unreachable",
+    }.items()
+}

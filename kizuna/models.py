@@ -69,6 +69,35 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str | None] = mapped_column(String(100), default=None)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Where the action came from (client address, request id) when it came over HTTP.
+    remote_addr: Mapped[str | None] = mapped_column(String(64), default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The hash chain: position, the previous entry's hash and this entry's, so a deleted or
+    # altered row breaks every hash after it. Rows written before the chain existed have none.
+    seq: Mapped[int | None] = mapped_column(unique=True, default=None)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class AuditChainHead(Base):
+    """The one row holding the chain's latest position and hash; locked by each audit write."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class RateWindow(Base):
+    """Hits on one rate-limited bucket (a route and a caller) in one fixed window, counted in
+    the database so the limit holds across API processes."""
+
+    __tablename__ = "rate_windows"
+
+    bucket: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class District(Base):

@@ -33,7 +33,7 @@ class Runtime:
     def hub(self, name: str) -> ConnectionHub:
         """The live-connection hub for one kind of client (residents, responders, ...)."""
         if name not in self.hubs:
-            self.hubs[name] = ConnectionHub()
+            self.hubs[name] = ConnectionHub.from_settings(self.settings)
         return self.hubs[name]
 
     def close(self) -> None:
@@ -61,6 +61,7 @@ def build_runtime(settings: Settings) -> Runtime:
 
     import alerts.tasks
     import dispatch.tasks
+    import kizuna.ratelimit
     import mutual_aid.tasks
     import shelters.tasks
 
@@ -72,6 +73,7 @@ def build_runtime(settings: Settings) -> Runtime:
     dispatch.tasks.register(runtime)
     mutual_aid.tasks.register(runtime)
     shelters.tasks.register(runtime)
+    kizuna.ratelimit.register(runtime)
     _register_integrations(runtime)
     if settings.redis_url:
         from kizuna.celery_app import CeleryTaskRunner, make_celery

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
@@ -83,9 +84,15 @@ class InProcessTaskRunner:
         self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
 
+    def alive(self) -> bool:
+        """Whether this runner still takes tasks (for readiness checks)."""
+        return not self._closed.is_set()
+
     def submit(self, name: str, **kwargs: Any) -> None:
         spec = self._registry.get(name)
-        future = self._pool.submit(self._run, spec, kwargs)
+        # The task runs with the submitter's context (its request id shows in the task's logs).
+        context = contextvars.copy_context()
+        future = self._pool.submit(context.run, self._run, spec, kwargs)
         with self._lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, WebSocket
-from fastapi.responses import JSONResponse
 
 from kizuna.deps import DbSession, RuntimeDep, bearer_token, require_role
 from kizuna.models import User
@@ -32,14 +31,8 @@ AnyCaller = Annotated[service.Caller, Depends(caller)]
 @router.post("/requests", response_model=AidRequestOut, status_code=201)
 def create_request(body: AidRequestIn, session: DbSession, who: AnyCaller) -> Any:
     """Ask for help (a resident's subscription token, or staff on someone's behalf)."""
-    try:
-        request = service.create_request(session, who, body)
-    except service.RateLimited as exc:
-        return JSONResponse(
-            exc.to_body(),
-            status_code=exc.status_code,
-            headers={"Retry-After": str(exc.retry_after_s)},
-        )
+    # Past the limit, RateLimited leaves as 429 with Retry-After (the app's error handler).
+    request = service.create_request(session, who, body)
     return service.request_out(request, who)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db import Base, new_id, utcnow
@@ -100,16 +100,3 @@ class Volunteer(Base):
     max_active: Mapped[int] = mapped_column(default=1)
     active: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class AidRateWindow(Base):
-    """Requests made by one requester in one fixed hour, counted in the database so the limit
-    holds across API processes."""
-
-    __tablename__ = "aid_rate_windows"
-    __table_args__ = (UniqueConstraint("requester_key", "window_start"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    requester_key: Mapped[str] = mapped_column(String(80))
-    window_start: Mapped[datetime]
-    count: Mapped[int] = mapped_column(default=0)

@@ -9,12 +9,12 @@ from typing import Any
 
 from shapely.geometry import Point, shape
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kizuna import audit, ratelimit
 from kizuna.auth import user_from_token
 from kizuna.db import utcnow
-from kizuna.errors import Conflict, Forbidden, InvalidInput, KizunaError, NotAuthenticated, NotFound
+from kizuna.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from kizuna.models import Municipality, User
 from kizuna.outbox import emit
 from kizuna.settings import Settings
@@ -24,7 +24,6 @@ from mutual_aid.models import (
     KINDS,
     SKILLS,
     VEHICLES,
-    AidRateWindow,
     AidRequest,
     Volunteer,
 )
@@ -37,21 +36,12 @@ CLAIM_TIMEOUT = timedelta(minutes=30)
 RETENTION = timedelta(days=30)
 # Requests one subscription token may make per fixed hour.
 RATE_LIMIT = 5
-RATE_WINDOW = timedelta(hours=1)
+RATE_WINDOW_S = 3600
 GRID_M = 500.0
 METRES_PER_DEGREE_LAT = 111_320.0
 # Japan's extent with its remote islands, as in shelters.
 JAPAN_BOUNDS = (122.9, 20.4, 154.0, 45.6)
 STAFF_ROLES = ("officer", "admin", "shelter_manager")
-
-
-class RateLimited(KizunaError):
-    status_code = 429
-    code = "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -124,34 +114,6 @@ def municipality_at(session: Session, lon: float, lat: float) -> str | None:
 # Requests
 
 
-def _count_request(session: Session, key: str, now: datetime) -> None:
-    """Count one request in this hour's window in one conditional UPDATE; 429 past the limit."""
-    window = now.replace(minute=0, second=0, microsecond=0)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(AidRateWindow)
-        .values(requester_key=key, window_start=window, count=0)
-        .on_conflict_do_nothing(index_elements=["requester_key", "window_start"])
-    )
-    counted = session.execute(
-        update(AidRateWindow)
-        .where(
-            AidRateWindow.requester_key == key,
-            AidRateWindow.window_start == window,
-            AidRateWindow.count < RATE_LIMIT,
-        )
-        .values(count=AidRateWindow.count + 1)
-        .returning(AidRateWindow.id)
-    ).first()
-    if counted is None:
-        retry_after = max(1, math.ceil((window + RATE_WINDOW - now).total_seconds()))
-        raise RateLimited(
-            f"at most {RATE_LIMIT} requests an hour from one subscription; try again later",
-            retry_after,
-        )
-
-
 def create_request(session: Session, caller: Caller, body: AidRequestIn) -> AidRequest:
     """Store a resident's request (or one staff make on someone's behalf), rate-limited."""
     if caller.subscription_id is None and caller.role not in STAFF_ROLES:
@@ -164,7 +126,15 @@ def create_request(session: Session, caller: Caller, body: AidRequestIn) -> AidR
     if body.needed_by is not None and body.needed_by <= now:
         raise InvalidInput("needed_by is in the past", field="needed_by")
     if caller.subscription_id is not None:
-        _count_request(session, f"sub:{caller.subscription_id}", now)
+        # Counted in this transaction: a request refused later is not counted either.
+        ratelimit.hit(
+            session,
+            f"aid:sub:{caller.subscription_id}",
+            RATE_LIMIT,
+            RATE_WINDOW_S,
+            now,
+            message=f"at most {RATE_LIMIT} requests an hour from one subscription; try again later",
+        )
     grid_lon, grid_lat = snap_to_grid(body.lon, body.lat)
     request = AidRequest(
         kind=body.kind,
@@ -188,7 +158,20 @@ def create_request(session: Session, caller: Caller, body: AidRequestIn) -> AidR
     session.add(request)
     session.flush()
     _announce(session, request, "created")
+    # No place, contact or description: the audit log is never purged.
+    audit.record(
+        session,
+        actor=_actor(caller),
+        action="aid.request.create",
+        subject=request.id,
+        kind=request.kind,
+        municipality_code=request.municipality_code,
+    )
     return request
+
+
+def _actor(caller: Caller) -> User | str:
+    return caller.user if caller.user is not None else f"resident:{caller.subscription_id}"
 
 
 def _announce(session: Session, request: AidRequest, event: str) -> None:
@@ -236,12 +219,18 @@ def get_request(session: Session, caller: Caller, request_id: str) -> AidRequest
     return request
 
 
+def _acts_for(user: User, request: AidRequest) -> bool:
+    """Admins act everywhere; other staff for the municipalities they act for."""
+    return user.role == "admin" or request.municipality_code in (user.municipality_codes or [])
+
+
 def _may_see(caller: Caller, request: AidRequest) -> bool:
     if is_requester(caller, request):
         return True
     role = caller.role
-    if role in STAFF_ROLES:
-        return True
+    if role in STAFF_ROLES and caller.user is not None:
+        # Another city's staff neither read, cancel nor hide this city's requests.
+        return _acts_for(caller.user, request)
     if role == "volunteer" and caller.user is not None:
         return request.volunteer_id == caller.user.id or (
             not request.hidden and request.state == "open"
@@ -303,6 +292,7 @@ def set_volunteer(session: Session, user: User, body: VolunteerIn) -> Volunteer:
     volunteer.max_active = body.max_active
     volunteer.updated_at = utcnow()
     session.flush()
+    audit.record(session, actor=user, action="aid.volunteer.register", subject=user.id)
     return volunteer
 
 
@@ -491,6 +481,7 @@ def claim(session: Session, user: User, request_id: str) -> AidRequest:
         raise Conflict("the request is no longer open", code="not_open")
     session.refresh(request)
     _announce(session, request, "claimed")
+    audit.record(session, actor=user, action="aid.request.claim", subject=request.id)
     return request
 
 
@@ -527,6 +518,7 @@ def _transition(
         _changed_volunteer_count(session, user.id, -1)
     session.refresh(request)
     _announce(session, request, EVENTS[verb])
+    audit.record(session, actor=user, action=f"aid.request.{verb}", subject=request.id)
     return request
 
 
@@ -568,6 +560,7 @@ def cancel(session: Session, caller: Caller, request_id: str) -> AidRequest:
     _changed_volunteer_count(session, row[0], -1)
     session.refresh(request)
     _announce(session, request, "cancelled")
+    audit.record(session, actor=_actor(caller), action="aid.request.cancel", subject=request.id)
     return request
 
 
@@ -577,6 +570,7 @@ def hide(session: Session, user: User, request_id: str) -> AidRequest:
     request.hidden = True
     request.updated_at = utcnow()
     session.flush()
+    audit.record(session, actor=user, action="aid.request.hide", subject=request.id)
     return request
 
 
@@ -617,6 +611,10 @@ def release_stale(
         session.refresh(request)
         _announce(session, request, "released")
         released.append(request_id)
+    if released:
+        audit.record(
+            session, actor="system:aid", action="aid.release_stale", subject=None, requests=released
+        )
     return released
 
 
@@ -648,6 +646,8 @@ def purge(session: Session, now: datetime | None = None, retention: timedelta = 
         ).first()
         if row is not None and state in ACTIVE_STATES:
             _changed_volunteer_count(session, volunteer_id, -1)
+    if old:
+        audit.record(session, actor="system:aid", action="aid.purge", subject=None, purged=len(old))
     return len(old)
 
 

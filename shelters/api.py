@@ -11,7 +11,7 @@ from sqlalchemy import select
 from gis import normalize_municipality_code
 from kizuna import idempotency
 from kizuna.deps import CurrentUser, DbSession, require_role
-from kizuna.errors import InvalidInput, NotFound
+from kizuna.errors import Forbidden, InvalidInput
 from kizuna.models import User
 from shelters import service
 from shelters.live import ShelterBoard
@@ -165,12 +165,13 @@ def assign_manager(
 ) -> Response:
     """Make a shelter manager responsible for this shelter."""
     shelter = service.get_shelter(session, shelter_id)
+    # Shelters are public, so another city's officer is told 403 (as for PATCH), not 404.
     if user.role != "admin" and shelter.municipality_code not in user.municipality_codes:
-        raise NotFound(f"no shelter {shelter_id}")
+        raise Forbidden("you do not act for this shelter's municipality")
     manager = session.scalar(select(User).where(User.username == body.username))
     if manager is None:
         raise InvalidInput(f"no user {body.username}", field="username")
-    service.assign_manager(session, manager, shelter_id)
+    service.assign_manager(session, manager, shelter_id, assigned_by=user)
     return Response(status_code=204)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gis import normalize_municipality_code
-from kizuna import idempotency
+from kizuna import audit, idempotency
 from kizuna.db import utcnow
 from kizuna.errors import Conflict, Forbidden, InvalidInput, KizunaError, NotFound
 from kizuna.models import User
@@ -106,12 +106,19 @@ def has_room(shelter: Shelter) -> bool:
 # Registry
 
 
+# Capacity and evacuee counts above this are typos (ShelterPatch allows the same).
+MAX_PEOPLE = 1_000_000
+
+
 def _record_problem(record: ShelterRecord) -> RowProblem | None:
     line = record.line or 0
     if not (-180 <= record.lon <= 180 and -90 <= record.lat <= 90):
         return RowProblem(line, f"coordinates lon={record.lon}, lat={record.lat} are off the globe")
     if record.capacity is not None and record.capacity < 0:
         return RowProblem(line, f"capacity {record.capacity} is negative")
+    if record.capacity is not None and record.capacity > MAX_PEOPLE:
+        # The API's bound too; a bigger number is a typo and would not fit the column.
+        return RowProblem(line, f"capacity {record.capacity} is over {MAX_PEOPLE:,}")
     if record.kind not in KINDS:
         return RowProblem(line, f"unknown kind {record.kind!r}; one of {', '.join(KINDS)}")
     unknown = [h for h in record.hazards if h not in HAZARDS]
@@ -204,6 +211,9 @@ def import_snapshots(session: Session, snapshots: list[SnapshotRecord], actor: s
             continue
         if snapshot.occupancy < 0:
             report.problems.append(RowProblem(line, f"evacuees {snapshot.occupancy} is negative"))
+            continue
+        if snapshot.occupancy > MAX_PEOPLE:
+            report.problems.append(RowProblem(line, f"evacuees {snapshot.occupancy} is too many"))
             continue
         query = select(Shelter).where(Shelter.municipality_code == code)
         if snapshot.source_id:
@@ -344,6 +354,7 @@ def patch_shelter(
     # Conditional on the revision read: a concurrent writer makes this match nothing.
     new_status = _derived_status(status, occupancy, capacity, explicit="status" in changes)
     values["status"] = new_status
+    before = {k: getattr(shelter, k) for k in values}
     result = session.execute(
         update(Shelter)
         .where(Shelter.id == shelter.id, Shelter.revision == shelter.revision)
@@ -356,6 +367,10 @@ def patch_shelter(
         raise PreconditionFailed("the shelter changed while you wrote", shelter_out(shelter))
     session.refresh(shelter)
     _changed(session, shelter, user.username, "api", {k: _jsonable(v) for k, v in values.items()})
+    old, new = audit.changes(before, {k: getattr(shelter, k) for k in values})
+    audit.record(
+        session, actor=user, action="shelter.update", subject=shelter.id, before=old, after=new
+    )
     return shelter
 
 
@@ -424,6 +439,16 @@ def change_occupancy(
         )
     session.refresh(shelter)
     _changed(session, shelter, user.username, "api", {"delta": delta})
+    audit.record(
+        session,
+        actor=user,
+        action="shelter.occupancy",
+        subject=shelter.id,
+        delta=delta,
+        occupancy=shelter.occupancy,
+        status=shelter.status,
+        override=override,
+    )
     return shelter
 
 
@@ -485,8 +510,11 @@ def history(session: Session, shelter_id: str, limit: int = 1000) -> list[Shelte
     )
 
 
-def assign_manager(session: Session, user: User, shelter_id: str) -> None:
-    """Make a shelter manager responsible for a shelter (idempotent)."""
+def assign_manager(
+    session: Session, user: User, shelter_id: str, assigned_by: User | None = None
+) -> None:
+    """Make a shelter manager responsible for a shelter (idempotent); `assigned_by` is
+    recorded in the audit log (None: the system)."""
     if user.role != "shelter_manager":
         raise InvalidInput(f"{user.username} is not a shelter manager", field="username")
     shelter = get_shelter(session, shelter_id)
@@ -502,6 +530,14 @@ def assign_manager(session: Session, user: User, shelter_id: str) -> None:
     ):
         session.add(ShelterManager(user_id=user.id, shelter_id=shelter_id))
         session.flush()
+        audit.record(
+            session,
+            actor=assigned_by,
+            action="shelter.manager.assign",
+            subject=shelter_id,
+            manager=user.username,
+            manager_id=user.id,
+        )
 
 
 # ---------------------------------------------------------------------------------------------

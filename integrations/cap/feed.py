@@ -11,6 +11,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.drills import marked_headline
 from alerts.models import Alert, ExternalMessage
 from alerts.service import choose_info, format_cap_time
 from integrations.cap.model import ATOM, CAP12, MEDIA_TYPE
@@ -112,7 +113,8 @@ def build_feed(session: Session, settings: Settings) -> FeedDocument:
         info = choose_info(infos, ["ja"]) if infos else {}
         entry = etree.SubElement(feed, _q("entry"))
         _add(entry, "id", f"urn:uuid:{alert.id}")
-        _add(entry, "title", info.get("headline") or content.get("event") or version.identifier)
+        title = info.get("headline") or content.get("event") or version.identifier
+        _add(entry, "title", marked_headline(version.status, info.get("language") or "ja", title))
         _add(entry, "updated", format_cap_time(version.sent))
         _add(entry, "published", format_cap_time(alert.versions[0].sent))
         etree.SubElement(entry, _q("author")).append(_name(version.sender))

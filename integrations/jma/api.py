@@ -25,7 +25,6 @@ Telegram = Annotated[
     response_model=IngestOut,
     responses={
         200: {"model": SkippedOut, "description": "A type we do not turn into alerts, or a repeat"},
-        422: {"description": "Not a well-formed JMA telegram"},
     },
 )
 def ingest_telegram(

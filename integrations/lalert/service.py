@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import import_message
+from alerts.drills import marked_headline
 from alerts.models import Alert, AlertVersion, ExternalMessage
 from gis import normalize_municipality_code
 from integrations.lalert.mapping import identifier, skip_reason, to_incoming
@@ -301,7 +302,8 @@ def alert_document(
         target_time=datetime.fromisoformat(onset) if onset else None,
         municipality_code=code,
         municipality_name=name,
-        title=info["headline"],
+        # distributionStatus says Exercise/Test; the title says 【訓練】 for people reading it.
+        title=marked_headline(version.status, "ja", info["headline"]),
         headline_text=info["description"],
         description=_summary(details[0], version.sent, name),
         head_places=(Place(name=name, jis_x0402=code),),

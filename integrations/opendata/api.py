@@ -82,4 +82,11 @@ def import_shelters(
 ) -> dict[str, Any]:
     """Create or update shelters from the file; status snapshots become history points."""
     options = make_options(municipality, column_map or [], kind, crs, filename or upload.filename)
-    return service.import_for_user(session, user, upload.data, options).out()
+    result = service.import_for_user(session, user, upload.data, options)
+    if not (result.created or result.updated or result.unchanged or result.history_points) and (
+        not result.history_unchanged
+    ):
+        # Not one row was usable: refuse the file (the audit entry rolls back with it).
+        reasons = "; ".join(f"line {p.line}: {p.reason}" for p in result.errors[:5])
+        raise InvalidInput(f"no row could be imported: {reasons or 'the file has no rows'}", "file")
+    return result.out()

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from integrations.opendata import formats
 from integrations.opendata.formats import ImportOptions, ParsedRow
 from integrations.opendata.municipalities import MunicipalityResolver
+from kizuna import audit
 from kizuna.errors import Forbidden
-from kizuna.models import AuditEntry, User
+from kizuna.models import User
 from shelters import import_snapshots, upsert_shelters
 from shelters.records import ImportReport, RowProblem, ShelterRecord, SnapshotRecord
 
@@ -113,15 +114,15 @@ def import_file(
         if progress:
             progress(done, total)
     result.problems = _sorted_unique(problems)
-    session.add(
-        AuditEntry(
-            actor_id=actor_id,
-            actor=actor,
-            action="shelters.import_snapshots" if snapshots_only else "shelters.import",
-            subject=(options.filename or "upload")[:100],
-            detail={k: v for k, v in result.out().items() if k not in ("errors", "warnings")}
-            | {"errors": len(result.errors), "warnings": len(result.warnings)},
-        )
+    user = session.get(User, actor_id) if actor_id else None
+    audit.record(
+        session,
+        actor=user or actor,
+        action="shelters.import_snapshots" if snapshots_only else "shelters.import",
+        subject=(options.filename or "upload")[:100],
+        **{k: v for k, v in result.out().items() if k not in ("errors", "warnings")},
+        errors=len(result.errors),
+        warnings=len(result.warnings),
     )
     session.flush()
     return result

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from alerts.drills import marked_headline
 from alerts.models import Alert, AlertVersion
 from alerts.service import format_cap_time
 from integrations.webhooks import service
@@ -98,6 +99,21 @@ class AttemptOutcome:
 # Payloads
 
 
+def _marked_content(version: AlertVersion) -> dict[str, Any]:
+    """The version's content with each headline marked when it is a drill (stored as written)."""
+    infos = version.content.get("info") or []
+    return {
+        **version.content,
+        "info": [
+            {
+                **info,
+                "headline": marked_headline(version.status, info["language"], info["headline"]),
+            }
+            for info in infos
+        ],
+    }
+
+
 def alert_data(version: AlertVersion, alert: Alert | None) -> dict[str, Any]:
     """One alert version in every language, as JSON receivers get it."""
     return {
@@ -111,7 +127,7 @@ def alert_data(version: AlertVersion, alert: Alert | None) -> dict[str, Any]:
         "msg_type": version.msg_type,
         "references": version.references,
         "municipality_code": alert.municipality_code if alert is not None else None,
-        "content": version.content,
+        "content": _marked_content(version),
         "area_geometry": version.area_geometry,
     }
 

@@ -14,10 +14,11 @@ from gis import normalize_municipality_code
 from integrations.webhooks.addresses import Resolver, check_webhook_url, resolve_host
 from integrations.webhooks.models import WebhookDelivery, WebhookEndpoint
 from integrations.webhooks.schemas import WebhookCreate
+from kizuna import audit
 from kizuna.areas import get_municipality, municipalities_intersecting
 from kizuna.db import new_id, utcnow
 from kizuna.errors import Conflict, Forbidden, InvalidInput, NotFound
-from kizuna.models import AuditEntry, User
+from kizuna.models import User
 from kizuna.settings import Settings
 
 REGISTRANT_ROLES = ("media", "admin")
@@ -26,11 +27,7 @@ MAX_ENDPOINTS_PER_OWNER = 20
 
 
 def _audit(session: Session, user: User, action: str, subject: str, **detail: Any) -> None:
-    session.add(
-        AuditEntry(
-            actor_id=user.id, actor=user.username, action=action, subject=subject, detail=detail
-        )
-    )
+    audit.record(session, actor=user, action=action, subject=subject, **detail)
 
 
 def _require_registrant(user: User) -> None:
@@ -87,7 +84,9 @@ def create_endpoint(
         created_at=utcnow(),
     )
     session.add(endpoint)
-    _audit(session, user, "webhook.create", endpoint.id, url=url, format=body.format)
+    _audit(
+        session, user, "webhook.create", endpoint.id, url=audit.safe_url(url), format=body.format
+    )
     session.flush()
     return endpoint
 
@@ -138,7 +137,7 @@ def delete_endpoint(session: Session, user: User, endpoint_id: str) -> None:
         .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.state == "pending")
         .values(state="failed", completed_at=now, last_error="webhook deleted")
     )
-    _audit(session, user, "webhook.delete", endpoint.id, url=endpoint.url)
+    _audit(session, user, "webhook.delete", endpoint.id, url=audit.safe_url(endpoint.url))
 
 
 def list_deliveries(

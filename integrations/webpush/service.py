@@ -18,6 +18,7 @@ from alerts.service import subscription_by_token
 from integrations.webpush.keys import b64url, b64url_decode
 from integrations.webpush.models import PushSubscription
 from integrations.webpush.schemas import PushSubscriptionIn
+from kizuna import audit
 from kizuna.db import new_id, utcnow
 from kizuna.errors import Forbidden, InvalidInput, NotFound
 from kizuna.models import User
@@ -171,7 +172,12 @@ def set_push_subscription(
 ) -> PushSubscription:
     """Attach a browser's push subscription to a resident's subscription (replacing any)."""
     _owned(session, subscription_id, token)
-    return _upsert(session, settings, "subscription_id", subscription_id, body)
+    stored = _upsert(session, settings, "subscription_id", subscription_id, body)
+    # The endpoint URL is a capability (its path is the push token): only its host is recorded.
+    host = urlsplit(stored.endpoint).hostname
+    actor = f"resident:{subscription_id}"
+    audit.record(session, actor=actor, action="webpush.register", subject=stored.id, service=host)
+    return stored
 
 
 def get_push_subscription(
@@ -193,6 +199,9 @@ def remove_push_subscription(session: Session, subscription_id: str, token: str 
     session.execute(
         delete(PushSubscription).where(PushSubscription.subscription_id == subscription_id)
     )
+    audit.record(
+        session, actor=f"resident:{subscription_id}", action="webpush.delete", subject=None
+    )
 
 
 def set_user_push_subscription(
@@ -200,7 +209,10 @@ def set_user_push_subscription(
 ) -> PushSubscription:
     """Attach a browser's push subscription to a logged-in user (replacing any): dispatch
     offers and aid request steps reach their phone with the app closed."""
-    return _upsert(session, settings, "user_id", user.id, body)
+    stored = _upsert(session, settings, "user_id", user.id, body)
+    host = urlsplit(stored.endpoint).hostname
+    audit.record(session, actor=user, action="webpush.register", subject=stored.id, service=host)
+    return stored
 
 
 def get_user_push_subscription(session: Session, user: User) -> PushSubscription:
@@ -214,6 +226,7 @@ def get_user_push_subscription(session: Session, user: User) -> PushSubscription
 def remove_user_push_subscription(session: Session, user: User) -> None:
     """Stop pushing to the user's phone; the WebSocket still works. Idempotent."""
     session.execute(delete(PushSubscription).where(PushSubscription.user_id == user.id))
+    audit.record(session, actor=user, action="webpush.delete", subject=None)
 
 
 def forget_gone(session: Session, subscription_id: str, endpoint: str) -> None:

@@ -59,7 +59,11 @@ def test_an_issued_alert_exports_with_one_info_per_language_and_its_level(
     assert texts(root, "cap:status") == ["Exercise"]
     assert texts(root, "cap:msgType") == ["Alert"]
     assert texts(root, "cap:info/cap:language") == ["ja", "en"]
-    assert texts(root, "cap:info/cap:headline") == ["避難指示", "Evacuation order"]
+    # An exercise says so in its headlines too, in each one's language.
+    assert texts(root, "cap:info/cap:headline") == [
+        "【訓練】避難指示",
+        "[EXERCISE] Evacuation order",
+    ]
     assert texts(root, "cap:info/cap:parameter/cap:valueName") == ["EvacuationLevel"] * 2
     assert texts(root, "cap:info/cap:parameter/cap:value") == ["4", "4"]
     sent = texts(root, "cap:sent")[0]
