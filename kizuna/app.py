@@ -39,7 +39,7 @@ from shelters.live import ShelterBoard
 
 log = logging.getLogger(__name__)
 # Worker threads for sync routes and dependencies (AnyIO's default is 40); see `lifespan`.
-WORKER_THREADS = 1000
+WORKER_THREADS = 200
 
 
 def _field_path(location: Any) -> str | None:
