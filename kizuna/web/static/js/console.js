@@ -151,7 +151,6 @@
 
   function saveDraft() {
     if ($("alert-form").classList.contains("hidden") && !areaLayer) return;
-    if (!$("municipality-choices")) return;
     const draft = {
       event: $("event-template").value,
       level: $("level").value,
