@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, WebSocket
+from fastapi import Depends, Query, Response, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+import kizuna.routing
 from alerts import receipts, service
 from alerts.live import ResidentGateway
 from alerts.models import Alert, AlertVersion, Subscription
@@ -33,8 +34,8 @@ from kizuna.deps import CurrentUser, DbSession, RuntimeDep, require_role
 from kizuna.errors import InvalidInput
 from kizuna.models import User
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
-ws_router = APIRouter()
+router = kizuna.routing.router(prefix="/api/v1", tags=["alerts"])
+ws_router = kizuna.routing.router()
 Officer = Annotated[User, Depends(require_role("officer", "admin"))]
 subscription_bearer = HTTPBearer(auto_error=False, description="The subscription's secret token")
 SubscriptionToken = Annotated[HTTPAuthorizationCredentials | None, Depends(subscription_bearer)]

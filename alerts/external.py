@@ -233,7 +233,7 @@ def _officer_may_trust(
     if area.is_empty:
         return True
     try:
-        service._check_area_allowed(
+        service.check_area_allowed(
             session, settings, actor, service.ResolvedArea(geometry=area, municipality_codes=[])
         )
     except Forbidden:

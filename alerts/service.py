@@ -16,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ColumnElement, delete, distinct, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from alerts import events, receipts
 from alerts.drills import is_drill, marked_headline
@@ -123,7 +123,7 @@ def resolve_area(
     )
 
 
-def _check_area_allowed(
+def check_area_allowed(
     session: Session, settings: Settings, user: User, area: ResolvedArea
 ) -> None:
     """An officer may alert only inside the municipalities they act for."""
@@ -283,6 +283,9 @@ def _require_officer(user: User) -> None:
 
 def _require_own_alert(user: User, alert: Alert) -> None:
     if user.role != "admin" and alert.municipality_code not in user.municipality_codes:
+        if alert.state == "draft":
+            # Another city's draft does not exist for this user, as `get_alert` answers.
+            raise NotFound(f"no alert {alert.id}")
         raise Forbidden("this alert belongs to another municipality")
 
 
@@ -311,7 +314,7 @@ def create_alert(session: Session, settings: Settings, user: User, body: AlertCr
     _require_officer(user)
     _check_expiry(body.expires)
     area = resolve_area(session, body.area, district_scope=_district_scope(user))
-    _check_area_allowed(session, settings, user, area)
+    check_area_allowed(session, settings, user, area)
     municipality_code = _sender_municipality(session, user, body.municipality_code, area)
     alert = Alert(
         id=new_id(),
@@ -336,7 +339,7 @@ def preview(
     stored or sent (a drill counts only residents opted in to drills)."""
     _require_officer(user)
     area = resolve_area(session, area_in, district_scope=_district_scope(user))
-    _check_area_allowed(session, settings, user, area)
+    check_area_allowed(session, settings, user, area)
     return target_subscriptions(session, area.geometry, status), area.geometry
 
 
@@ -465,7 +468,7 @@ def _check_issuable(session: Session, settings: Settings, user: User, alert: Ale
         district_scope=[alert.municipality_code],
     )
     # Re-check: the officer's municipalities may have changed since drafting.
-    _check_area_allowed(session, settings, user, area)
+    check_area_allowed(session, settings, user, area)
     return area
 
 
@@ -539,7 +542,7 @@ def _updated_content(
         raise InvalidInput(str(exc)) from None
     _check_expiry(content.expires)
     area = resolve_area(session, content.area, district_scope=[alert.municipality_code])
-    _check_area_allowed(session, settings, user, area)
+    check_area_allowed(session, settings, user, area)
     return content, area
 
 
@@ -968,6 +971,10 @@ def record_deliveries(
     ]
     if not rows:
         return 0
+    if _replaced(session, version_id):
+        # The fan-out ran after a newer version (an update or a cancel) was issued.
+        for row in rows:
+            row["state"] = "superseded"
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (
@@ -991,6 +998,20 @@ def supersede_older(session: Session, version: AlertVersion) -> None:
     )
 
 
+def _replaced(session: Session, version_id: str) -> bool:
+    """Whether a newer version of the same alert has been issued."""
+    newer = aliased(AlertVersion)
+    return (
+        session.scalar(
+            select(newer.id)
+            .join(AlertVersion, AlertVersion.alert_id == newer.alert_id)
+            .where(AlertVersion.id == version_id, newer.version > AlertVersion.version)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def _live_version() -> ColumnElement[bool]:
     return AlertVersion.expires > utcnow()
 
@@ -998,8 +1019,22 @@ def _live_version() -> ColumnElement[bool]:
 def claim_pending(
     session: Session, version_id: str, subscription_ids: list[str], channel: str = "websocket"
 ) -> list[str]:
-    """Atomically mark pending deliveries as sent; only the claimed ones may be sent now."""
+    """Atomically mark pending deliveries as sent; only the claimed ones may be sent now.
+    None once a newer version of the alert exists: a resident must never get an order after the
+    update or cancel that replaced it."""
     if not subscription_ids:
+        return []
+    if _replaced(session, version_id):
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.alert_version_id == version_id,
+                Delivery.channel == channel,
+                Delivery.state == "pending",
+                Delivery.subscription_id.in_(subscription_ids),
+            )
+            .values(state="superseded")
+        )
         return []
     wanted: ColumnElement[bool] = Delivery.subscription_id.in_(subscription_ids)
     status = session.scalar(select(AlertVersion.status).where(AlertVersion.id == version_id))

@@ -197,7 +197,7 @@ def seed_load(database: Database, settings: Settings, residents: int, responders
             raise BenchFailure(f"shelters not stored: {report.errors}")
         session.execute(update(Shelter).values(status="open"))
         shelter_ids = list(session.scalars(select(Shelter.id)))
-        shared_hash = hash_password("load-responder-password")
+        shared_hash = hash_password("load-responder-password", settings)
         responder_tokens: dict[str, str] = {}
         for n in range(responders):
             user = User(

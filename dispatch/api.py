@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, WebSocket
+from fastapi import Depends, Query, WebSocket
 from sqlalchemy.orm import Session
 
+import kizuna.routing
 import shelters
 from dispatch import service
 from dispatch.live import ResponderGateway
@@ -24,8 +25,8 @@ from kizuna.deps import CurrentUser, DbSession, RuntimeDep, bearer_token
 from kizuna.errors import NotAuthenticated
 from kizuna.models import User
 
-router = APIRouter(tags=["dispatch"])
-ws_router = APIRouter()
+router = kizuna.routing.router(tags=["dispatch"])
+ws_router = kizuna.routing.router()
 Token = Annotated[str | None, Depends(bearer_token)]
 
 

@@ -41,7 +41,7 @@ def import_command(
     database = Database(settings.resolved_database_url)
     try:
         with database.session() as session:
-            report = import_roster(session, text)
+            report = import_roster(session, settings, text)
     finally:
         database.dispose()
     for username, password in report.passwords.items():

@@ -34,6 +34,7 @@ from kizuna.db import utcnow
 from kizuna.errors import Conflict, Forbidden, InvalidInput, KizunaError, NotFound
 from kizuna.models import User
 from kizuna.outbox import emit
+from kizuna.settings import Settings
 
 GEOD = Geod(ellps="GRS80")
 METRES_PER_DEGREE_LAT = 111_320.0
@@ -129,6 +130,7 @@ def set_profile(session: Session, user: User, values: dict[str, Any]) -> Respond
         raise InvalidInput("give availability_until with a time zone", field="availability_until")
     skills = check_skills(values.get("skills") or [])
     profile = session.get(ResponderProfile, user.id)
+    before = _profile_audit(profile) if profile is not None else None
     if profile is None:
         profile = ResponderProfile(user_id=user.id, municipality_code=user.municipality_codes[0])
         session.add(profile)
@@ -143,7 +145,29 @@ def set_profile(session: Session, user: User, values: dict[str, Any]) -> Respond
     profile.located_at = now if profile.lon is not None else None
     profile.updated_at = now
     session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="responder.profile",
+        subject=user.id,
+        before=before,
+        after=_profile_audit(profile),
+    )
     return profile
+
+
+def _profile_audit(profile: ResponderProfile) -> dict[str, Any]:
+    # Where a responder is and their phone number stay out of the permanent record.
+    return {
+        "kind": profile.kind,
+        "unit": profile.unit,
+        "skills": list(profile.skills or []),
+        "availability": profile.availability,
+        "availability_until": (
+            profile.availability_until.isoformat() if profile.availability_until else None
+        ),
+        "located": profile.lon is not None,
+    }
 
 
 def roster(session: Session, user: User, municipality: str) -> list[dict[str, Any]]:
@@ -216,7 +240,7 @@ def _roster_row(row: dict[str, str]) -> tuple[dict[str, Any], str]:
 
 
 def import_roster(
-    session: Session, text: str, actor: User | str | None = "system:roster"
+    session: Session, settings: Settings, text: str, actor: User | str | None = "system:roster"
 ) -> RosterReport:
     """Create responders (random passwords) or update their profiles from a roster CSV;
     `actor` is recorded in the audit log."""
@@ -247,6 +271,7 @@ def import_roster(
                     password = secrets.token_urlsafe(12)
                     user = create_user(
                         session,
+                        settings,
                         username,
                         password,
                         "responder",

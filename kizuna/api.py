@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
+import kizuna.routing
 from kizuna.auth import (
     authenticate,
     begin_login,
@@ -18,7 +19,7 @@ from kizuna.auth import (
 from kizuna.deps import CurrentUser, DbSession, RuntimeDep
 from kizuna.errors import NotAuthenticated
 
-router = APIRouter()
+router = kizuna.routing.router()
 
 
 class TokenOut(BaseModel):
@@ -47,7 +48,7 @@ def login(
     with runtime.db.session() as counting:
         attempt = begin_login(counting, settings, form.username)
     try:
-        user = authenticate(session, form.username, form.password)
+        user = authenticate(session, settings, form.username, form.password)
     except NotAuthenticated:
         with runtime.db.session() as counting:
             login_failed(counting, settings, attempt)

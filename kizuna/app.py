@@ -32,14 +32,17 @@ from integrations import INTEGRATIONS
 from kizuna import security
 from kizuna.errors import ERROR_RESPONSES, KizunaError, RateLimited, error_body
 from kizuna.observability import RequestIdMiddleware
+from kizuna.routing import RequestSlots
 from kizuna.runtime import Runtime, build_runtime
 from kizuna.settings import Settings
 from kizuna.web import STATIC_DIR
 from shelters.live import ShelterBoard
 
 log = logging.getLogger(__name__)
-# Worker threads for sync routes and dependencies (AnyIO's default is 40); see `lifespan`.
-WORKER_THREADS = 200
+# Connections kept free of HTTP requests for the background loops and WebSocket handlers.
+BACKGROUND_CONNECTIONS = 10
+# Paths that never touch the database; probes and static files answer while requests queue.
+NO_DATABASE = ("/healthz", "/metrics", "/static/")
 
 
 def _field_path(location: Any) -> str | None:
@@ -167,13 +170,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     board = ShelterBoard(runtime)
     board.register()
 
+    request_slots = max(1, runtime.db.connection_limit - BACKGROUND_CONNECTIONS)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # A sync route that wrote keeps its lock (SQLite's write lock, a PostgreSQL row lock)
-        # until the session commits, after FastAPI has serialized the answer on a worker thread.
-        # With AnyIO's 40 threads, requests waiting for that lock could hold every one: the
-        # writer would wait for a thread and they for the writer, until the 30 s busy timeout.
-        to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        # More worker threads than request slots: a request holding a connection always finds
+        # a thread (kizuna/routing.py).
+        limiter = to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, 2 * request_slots)
         await runtime.bus.start()
         background = [
             asyncio.create_task(runtime.relay.run(), name="outbox-relay"),
@@ -206,6 +210,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.resident_gateway = gateway
     app.state.shelter_board = board
     install_error_handlers(app)
+    # Innermost: a request waiting for a slot holds no connection, thread or lock.
+    app.add_middleware(RequestSlots, slots=request_slots, exempt=NO_DATABASE)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     security.install(app, runtime)
     # Outermost: every answer, a 413 or another middleware's included, gets an id and a log line.

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
+import kizuna.routing
 from kizuna.deps import DbSession, require_role
 from kizuna.errors import InvalidInput
 from kizuna.models import AuditEntry, User
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = kizuna.routing.router(prefix="/api/v1/audit", tags=["audit"])
 Admin = Annotated[User, Depends(require_role("admin"))]
 
 

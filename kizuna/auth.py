@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -21,7 +22,8 @@ from kizuna.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited
 from kizuna.models import ROLES, Municipality, User
 from kizuna.settings import Settings
 
-_hasher = PasswordHasher()
+# argon2id with 4 lanes, as argon2-cffi's default; memory and passes come from the settings.
+PARALLELISM = 4
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 JWT_ALGORITHM = "HS256"
 MIN_PASSWORD_LENGTH = 8
@@ -33,13 +35,29 @@ class IssuedToken:
     expires_in: int
 
 
-def hash_password(password: str) -> str:
-    """An argon2id hash of `password`."""
-    return _hasher.hash(password)
+@functools.cache
+def _hasher(memory_kib: int, time_cost: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=PARALLELISM)
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    """The argon2id hasher for new passwords; any stored hash verifies with its own cost."""
+    return _hasher(settings.password_hash_memory_kib, settings.password_hash_time_cost)
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    return hasher.hash("not-a-real-password-kizuna")
+
+
+def hash_password(password: str, settings: Settings) -> str:
+    """An argon2id hash of `password` at the configured cost."""
+    return password_hasher(settings).hash(password)
 
 
 def create_user(
     session: Session,
+    settings: Settings,
     username: str,
     password: str,
     role: str,
@@ -81,7 +99,7 @@ def create_user(
         id=new_id(),
         username=username,
         display_name=display_name,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, settings),
         role=role,
         municipality_codes=codes,
     )
@@ -99,13 +117,14 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
+def authenticate(session: Session, settings: Settings, username: str, password: str) -> User:
     """The user whose name and password match; NotAuthenticated otherwise (same message)."""
     user = session.scalar(select(User).where(User.username == username))
     # Verify against a dummy hash for unknown users so timing does not reveal who exists.
-    stored = user.password_hash if user is not None and user.active else _DUMMY_HASH
+    hasher = password_hasher(settings)
+    stored = user.password_hash if user is not None and user.active else _dummy_hash(hasher)
     try:
-        _hasher.verify(stored, password)
+        hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         raise NotAuthenticated("wrong username or password") from None
     if user is None or not user.active:
@@ -113,13 +132,13 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
-def change_password(session: Session, user: User, new_password: str) -> None:
+def change_password(session: Session, settings: Settings, user: User, new_password: str) -> None:
     """Set a new password; every token issued before now stops working."""
     if len(new_password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
         )
-    user.password_hash = hash_password(new_password)
+    user.password_hash = hash_password(new_password, settings)
     user.password_changed_at = utcnow()
     session.flush()
     audit.record(session, actor=user, action="user.password_change", subject=user.id)
@@ -248,4 +267,3 @@ def _password_stamp(user: User) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DUMMY_HASH = _hasher.hash("not-a-real-password-kizuna")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -98,22 +99,47 @@ def serve(
     )
 
 
+def _empty_metrics_dir() -> None:
+    # Before kizuna.metrics is imported: its counters open their files in this directory then,
+    # and an earlier run's files would be summed with this run's.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes or threads.")] = 2,
     pool: Annotated[str, typer.Option(help="prefork, solo or threads.")] = "prefork",
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus metrics on this port (0.0.0.0); off when unset."),
+    ] = None,
 ) -> None:
     """Run a Celery worker for fan-out and timers (needs KIZUNA_REDIS_URL)."""
+    if metrics_port is not None:
+        _empty_metrics_dir()
+    from kizuna import metrics
     from kizuna.migrate import upgrade
     from kizuna.runtime import build_runtime
 
     settings = Settings()
     if not settings.redis_url:
         raise _fail("KIZUNA_REDIS_URL is not set: the embedded default runs tasks in `serve`")
+    if metrics_port is not None and pool == "prefork" and not os.environ.get(metrics.MULTIPROC_ENV):
+        raise _fail(
+            f"--metrics-port with --pool prefork needs {metrics.MULTIPROC_ENV}: the tasks run in "
+            "pool processes, whose counts only reach the port through that directory"
+        )
     _configure_logging(settings)
     upgrade(settings)
     runtime = build_runtime(settings)
+    if metrics_port is not None:
+        metrics.serve_process_metrics(metrics_port)
     runtime.celery.worker_main(
         [
             "worker",
@@ -156,7 +182,7 @@ def demo(
     upgrade(settings)
     database = Database(settings.resolved_database_url)
     with database.session() as session:
-        summary = seed_demo(session, subscribers=subscribers)
+        summary = seed_demo(session, settings, subscribers=subscribers)
     database.dispose()
     table = Table(title=f"Demo logins — {summary.municipality_name} ({summary.municipality_code})")
     table.add_column("username")
@@ -191,7 +217,7 @@ def users_create(
     try:
         with database.session() as session:
             user = create_user(
-                session, name, password, role, municipality or [], created_by="system:cli"
+                session, settings, name, password, role, municipality or [], created_by="system:cli"
             )
             scope = ", ".join(user.municipality_codes) or "all municipalities"
             console.print(f"created {user.username} ({user.role}) for {scope}")

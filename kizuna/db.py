@@ -58,11 +58,21 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+# Connections per process: pool size plus overflow. SQLite connections are cheap files; a
+# PostgreSQL server's max_connections (100 by default) is shared by every process.
+SQLITE_POOL = (20, 10)
+POSTGRES_POOL = (10, 20)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout for concurrency."""
     if url.startswith("sqlite"):
+        pool_size, max_overflow = SQLITE_POOL
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
 
         @event.listens_for(engine, "connect")
@@ -80,7 +90,8 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    pool_size, max_overflow = POSTGRES_POOL
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 class Database:
@@ -89,6 +100,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        pool_size, max_overflow = SQLITE_POOL if url.startswith("sqlite") else POSTGRES_POOL
+        self.connection_limit = pool_size + max_overflow
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.after_outbox_commit: list[Callable[[set[str]], None]] = []
         event.listen(self.sessions, "after_commit", self._after_commit)

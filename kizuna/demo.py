@@ -18,6 +18,7 @@ from kizuna.areas import store_districts, upsert_municipality
 from kizuna.auth import create_user
 from kizuna.db import new_id
 from kizuna.models import ROLES, User
+from kizuna.settings import Settings
 
 # 99999 is outside every real prefecture (01-47): the demo can never be mistaken for a real city.
 DEMO_CODE = normalize_municipality_code("99999")
@@ -63,7 +64,9 @@ def demo_boundary(vertices: int = 720, seed: int = 7) -> Polygon:
     return polygon if polygon.is_valid else shapely.make_valid(polygon)
 
 
-def seed_demo(session: Session, subscribers: int = 3000, seed: int = 42) -> DemoSummary:
+def seed_demo(
+    session: Session, settings: Settings, subscribers: int = 3000, seed: int = 42
+) -> DemoSummary:
     """Create (or top up) the demo city; running it twice adds nothing twice."""
     boundary = demo_boundary()
     upsert_municipality(session, DEMO_CODE, DEMO_NAME, boundary)
@@ -73,13 +76,20 @@ def seed_demo(session: Session, subscribers: int = 3000, seed: int = 42) -> Demo
         username = f"demo-{role.replace('_', '-')}"
         if session.scalar(select(User.id).where(User.username == username)) is None:
             create_user(
-                session, username, DEMO_PASSWORD, role, [DEMO_CODE], display_name=f"Demo {role}"
+                session,
+                settings,
+                username,
+                DEMO_PASSWORD,
+                role,
+                [DEMO_CODE],
+                display_name=f"Demo {role}",
             )
         users.append((username, role))
     # A second officer, so the two-person rule (on in distributed deployments) can be shown.
     if session.scalar(select(User.id).where(User.username == "demo-officer-2")) is None:
         create_user(
             session,
+            settings,
             "demo-officer-2",
             DEMO_PASSWORD,
             "officer",

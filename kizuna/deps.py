@@ -50,6 +50,22 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def optional_user(
+    runtime: RuntimeDep, session: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User | None:
+    """The logged-in user on a public route; None for anyone else (a resident's subscription
+    token on the same header included)."""
+    if not token:
+        return None
+    try:
+        return user_from_token(session, runtime.settings, token)
+    except NotAuthenticated:
+        return None
+
+
+MaybeUser = Annotated[User | None, Depends(optional_user)]
+
+
 def require_role(*roles: str) -> Callable[[User], User]:
     """A dependency that admits only users with one of `roles`."""
 

@@ -23,6 +23,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -203,3 +204,11 @@ def exposition(runtime: Runtime) -> bytes:
     registry.register(_ProcessValues())
     registry.register(_LiveState(runtime))
     return generate_latest(registry)
+
+
+def serve_process_metrics(port: int, host: str = "0.0.0.0") -> None:
+    """Serve the counters on `host:port` from a background thread, for a Celery worker (which
+    answers no HTTP); every pool process's when `PROMETHEUS_MULTIPROC_DIR` is set."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ProcessValues())
+    start_http_server(port, addr=host, registry=registry)

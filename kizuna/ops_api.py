@@ -8,11 +8,12 @@ import ipaddress
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+import kizuna.routing
 from kizuna import metrics
 from kizuna.deps import RuntimeDep
 from kizuna.errors import Forbidden, NotAuthenticated, error_body
@@ -20,7 +21,7 @@ from kizuna.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["ops"])
+router = kizuna.routing.router(tags=["ops"])
 
 # Readiness must answer well before a load balancer's own timeout (typically 2–5 s).
 REDIS_TIMEOUT_S = 1.0

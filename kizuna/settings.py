@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_s: int = Field(default=900, ge=1, le=86_400)
     login_lockout_s: int = Field(default=900, ge=1, le=86_400)
+    # argon2id cost of new password hashes (RFC 9106's low-memory choice by default); a stored
+    # hash keeps the cost it was made with, so raising these affects passwords set afterwards.
+    password_hash_memory_kib: int = Field(default=65_536, ge=1024, le=4_194_304)
+    password_hash_time_cost: int = Field(default=3, ge=1, le=50)
     # "json": one JSON object a line (for log shippers); "text": readable lines for development.
     log_format: Literal["json", "text"] = "json"
     # Bearer token that lets a non-loopback client scrape /metrics; unset = loopback only.

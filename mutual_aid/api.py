@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, WebSocket
+from fastapi import Depends, Query, WebSocket
 
+import kizuna.routing
 from kizuna.deps import DbSession, RuntimeDep, bearer_token, require_role
 from kizuna.models import User
 from mutual_aid import service
 from mutual_aid.live import CACHE_KEY, AidGateway
 from mutual_aid.schemas import AidRequestIn, AidRequestOut, MatchOut, VolunteerIn, VolunteerOut
 
-router = APIRouter(prefix="/api/v1/aid", tags=["mutual_aid"])
-ws_router = APIRouter()
+router = kizuna.routing.router(prefix="/api/v1/aid", tags=["mutual_aid"])
+ws_router = kizuna.routing.router()
 VolunteerUser = Annotated[User, Depends(require_role("volunteer"))]
 Officer = Annotated[User, Depends(require_role("officer", "admin"))]
 Staff = Annotated[User, Depends(require_role(*service.STAFF_ROLES))]

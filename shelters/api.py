@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, WebSocket
+from fastapi import Depends, Header, Query, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+import kizuna.routing
 from gis import normalize_municipality_code
 from kizuna import idempotency
-from kizuna.deps import CurrentUser, DbSession, require_role
+from kizuna.deps import CurrentUser, DbSession, MaybeUser, require_role
 from kizuna.errors import Forbidden, InvalidInput
 from kizuna.models import User
 from shelters import service
@@ -24,8 +25,8 @@ from shelters.schemas import (
     ShelterPatch,
 )
 
-router = APIRouter(prefix="/api/v1/shelters", tags=["shelters"])
-ws_router = APIRouter()
+router = kizuna.routing.router(prefix="/api/v1/shelters", tags=["shelters"])
+ws_router = kizuna.routing.router()
 Writer = Annotated[User, Depends(require_role("shelter_manager", "officer", "admin"))]
 Officer = Annotated[User, Depends(require_role("officer", "admin"))]
 GEOJSON = "application/geo+json"
@@ -142,9 +143,13 @@ def change_occupancy(
 def shelter_history(
     shelter_id: str,
     session: DbSession,
+    user: MaybeUser,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Any:
-    """Every change and published snapshot of the shelter, oldest first."""
+    """Every change and published snapshot of the shelter, oldest first; who made each change
+    only for those who may change it."""
+    shelter = service.get_shelter(session, shelter_id)
+    show_actor = user is not None and service.may_write(session, user, shelter)
     return [
         {
             "at": h.at.isoformat(),
@@ -153,7 +158,7 @@ def shelter_history(
             "capacity": h.capacity,
             "wifi_status": h.wifi_status,
             "source": h.source,
-            "actor": h.actor,
+            "actor": h.actor if show_actor else None,
         }
         for h in service.history(session, shelter_id, limit)
     ]

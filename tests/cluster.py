@@ -22,7 +22,7 @@ from alerts.models import Delivery, Subscription, SubscriptionPlace
 from kizuna.db import Database, new_id
 from kizuna.migrate import upgrade
 from kizuna.settings import Settings
-from tests.support import free_port, seed_basics
+from tests.support import free_port, http, seed_basics
 
 SECRET = "cluster-test-secret-key-long-enough-for-hs256"
 
@@ -68,11 +68,15 @@ class Cluster:
 
     def __post_init__(self) -> None:
         self.settings = Settings(
-            data_dir=self.workdir, database_url=self.database_url, secret_key=SECRET
+            data_dir=self.workdir,
+            database_url=self.database_url,
+            secret_key=SECRET,
+            password_hash_memory_kib=1024,
+            password_hash_time_cost=1,
         )
         upgrade(self.settings)
         self.database = Database(self.database_url)
-        seed_basics(self.database)
+        seed_basics(self.database, self.settings)
 
     def env(self, **extra: str) -> dict[str, str]:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
@@ -127,19 +131,18 @@ class Cluster:
             if process.popen.poll() is not None:
                 raise RuntimeError(f"api exited:\n{process.tail()}")
             try:
-                if httpx.get(f"{process.url}/healthz", timeout=1).status_code == 200:
+                if http.get(f"{process.url}/healthz", timeout=1).status_code == 200:
                     return process
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"api did not start:\n{process.tail()}")
 
-    def worker(self, **extra: str) -> Process:
-        return self._spawn(
-            "worker",
-            ["worker", "--pool", "solo", "--concurrency", "1", "--loglevel", "WARNING"],
-            extra=extra,
-        )
+    def worker(self, pool: str = "solo", metrics_port: int | None = None, **extra: str) -> Process:
+        args = ["worker", "--pool", pool, "--concurrency", "1", "--loglevel", "WARNING"]
+        if metrics_port is not None:
+            args += ["--metrics-port", str(metrics_port)]
+        return self._spawn("worker", args, port=metrics_port, extra=extra)
 
     def beat(self) -> Process:
         return self._spawn("beat", ["beat", "--loglevel", "WARNING"])
@@ -203,7 +206,7 @@ class Cluster:
 
 
 def login(url: str, username: str = "officer-a", password: str = "correct-horse-battery") -> str:
-    response = httpx.post(
+    response = http.post(
         f"{url}/api/v1/auth/token", data={"username": username, "password": password}, timeout=30
     )
     response.raise_for_status()
@@ -212,15 +215,15 @@ def login(url: str, username: str = "officer-a", password: str = "correct-horse-
 
 def issue(url: str, body: dict[str, Any], username: str = "officer-a") -> httpx.Response:
     headers = {"Authorization": f"Bearer {login(url, username)}"}
-    created = httpx.post(f"{url}/api/v1/alerts", json=body, headers=headers, timeout=30)
+    created = http.post(f"{url}/api/v1/alerts", json=body, headers=headers, timeout=30)
     created.raise_for_status()
-    return httpx.post(
+    return http.post(
         f"{url}/api/v1/alerts/{created.json()['id']}/issue", headers=headers, timeout=60
     )
 
 
 def subscribe(url: str, lon: float, lat: float) -> dict[str, Any]:
-    response = httpx.post(
+    response = http.post(
         f"{url}/api/v1/subscriptions",
         json={"places": [{"lon": lon, "lat": lat}], "languages": ["en"]},
         timeout=30,

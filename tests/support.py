@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,10 @@ from kizuna.runtime import Runtime, build_runtime
 from kizuna.settings import Settings
 
 PASSWORD = "correct-horse-battery"
+# The test servers speak plain HTTP on loopback. A new httpx client loads the CA bundle into a
+# new TLS context (~16 ms of CPU), so they share one; `http` is the client for one-off requests.
+TLS = ssl.create_default_context()
+http = httpx.Client(timeout=5, verify=TLS)
 # Two neighbouring synthetic cities sharing the meridian 139.1: A = 99998 (999989), B = 99999.
 CITY_A = "999989"
 CITY_B = "999997"
@@ -45,6 +50,9 @@ def make_settings(data_dir: Path, database_url: str | None = None, **overrides: 
         # Every test client comes from 127.0.0.1: the rate-limit tests turn these back on.
         "subscription_rate_limit": 0,
         "login_rate_limit": 0,
+        # Test users' passwords need no protection; real argon2id, at its cheapest.
+        "password_hash_memory_kib": 1024,
+        "password_hash_time_cost": 1,
     }
     values.update(overrides)
     return Settings(**values)
@@ -56,17 +64,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def seed_basics(database: Database) -> None:
+def seed_basics(database: Database, settings: Settings) -> None:
     """Two cities, an officer for each, an admin and one user of every other role in city A."""
     with database.session() as session:
         upsert_municipality(session, CITY_A, "Atown", box(*CITY_A_BOX))
         upsert_municipality(session, CITY_B, "Btown", box(*CITY_B_BOX))
-        create_user(session, "officer-a", PASSWORD, "officer", [CITY_A])
-        create_user(session, "officer-a2", PASSWORD, "officer", [CITY_A])
-        create_user(session, "officer-b", PASSWORD, "officer", [CITY_B])
-        create_user(session, "admin", PASSWORD, "admin", [])
+        create_user(session, settings, "officer-a", PASSWORD, "officer", [CITY_A])
+        create_user(session, settings, "officer-a2", PASSWORD, "officer", [CITY_A])
+        create_user(session, settings, "officer-b", PASSWORD, "officer", [CITY_B])
+        create_user(session, settings, "admin", PASSWORD, "admin", [])
         for role in ("shelter_manager", "responder", "volunteer", "media"):
-            create_user(session, role.replace("_", "-"), PASSWORD, role, [CITY_A])
+            create_user(session, settings, role.replace("_", "-"), PASSWORD, role, [CITY_A])
 
 
 def polygon(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> dict[str, Any]:
@@ -137,11 +145,11 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+        return httpx.Client(base_url=self.url, timeout=30, verify=TLS)
 
     def login(self, username: str, password: str = PASSWORD) -> str:
         if username not in self.tokens:
-            response = httpx.post(
+            response = http.post(
                 f"{self.url}/api/v1/auth/token",
                 data={"username": username, "password": password},
                 timeout=30,
@@ -157,7 +165,7 @@ class LiveServer:
         self, places: list[dict[str, Any]], languages: list[str] | None = None
     ) -> Resident:
         body = {"places": places, "languages": languages or ["ja"]}
-        response = httpx.post(f"{self.url}/api/v1/subscriptions", json=body, timeout=30)
+        response = http.post(f"{self.url}/api/v1/subscriptions", json=body, timeout=30)
         assert response.status_code == 201, response.text
         data = response.json()
         return Resident(id=data["id"], token=data["token"], body=data)
@@ -184,7 +192,7 @@ class LiveServer:
             return issued.json()
 
     def deliveries(self, alert_id: str, username: str = "officer-a") -> dict[str, Any]:
-        response = httpx.get(
+        response = http.get(
             f"{self.url}/api/v1/alerts/{alert_id}/deliveries",
             headers=self.auth(username),
             timeout=30,
@@ -243,7 +251,7 @@ class ResidentSocket:
 
 
 def start_server(
-    settings: Settings, seed: Callable[[Database], None] | None = seed_basics
+    settings: Settings, seed: Callable[[Database, Settings], None] | None = seed_basics
 ) -> LiveServer:
     """Migrate, seed and run the real app under uvicorn in a thread on a free port."""
     from kizuna.migrate import upgrade
@@ -251,7 +259,7 @@ def start_server(
     upgrade(settings)
     runtime = build_runtime(settings)
     if seed is not None:
-        seed(runtime.db)
+        seed(runtime.db, settings)
     port = free_port()
     config = uvicorn.Config(
         create_app(settings, runtime=runtime),
@@ -280,3 +288,12 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 15, interval: float
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def audit_entries(server: LiveServer, **params: Any) -> list[dict[str, Any]]:
+    """The audit log as an admin reads it over the API, newest first, filtered by `params`."""
+    response = http.get(
+        f"{server.url}/api/v1/audit", params=params, headers=server.auth("admin"), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json())

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
+import kizuna.routing
 from integrations.cap import service
 from integrations.cap.errors import UnsupportedMediaType
 from integrations.cap.feed import FEED_MEDIA_TYPE, FEED_PATH, build_feed
@@ -16,7 +17,7 @@ from kizuna.auth import user_from_token
 from kizuna.deps import DbSession, RuntimeDep, oauth2_scheme, require_role
 from kizuna.models import User
 
-router = APIRouter(tags=["cap"])
+router = kizuna.routing.router(tags=["cap"])
 Importer = Annotated[User, Depends(require_role("media", "officer", "admin"))]
 XML_TYPES = ("application/cap+xml", "application/xml", "text/xml", "application/atom+xml")
 _CAP_RESPONSE: dict[int | str, dict[str, Any]] = {

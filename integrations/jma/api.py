@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import Body, Depends
 from fastapi.responses import JSONResponse
 
+import kizuna.routing
 from integrations.jma import service
 from integrations.jma.schemas import IngestOut, SkippedOut
 from kizuna.deps import DbSession, RuntimeDep, require_role
 from kizuna.models import User
 
-router = APIRouter(prefix="/api/v1/integrations", tags=["jma"])
+router = kizuna.routing.router(prefix="/api/v1/integrations", tags=["jma"])
 Sender = Annotated[User, Depends(require_role("officer", "admin", "media"))]
 Telegram = Annotated[
     bytes, Body(media_type="application/xml", description="One JMA 防災情報XML telegram.")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 
+import kizuna.routing
 from integrations.lalert import service
 from integrations.xml import check_size
 from kizuna.deps import DbSession, RuntimeDep, require_role
 from kizuna.models import User
 
-router = APIRouter(tags=["lalert"])
+router = kizuna.routing.router(tags=["lalert"])
 Importer = Annotated[User, Depends(require_role("officer", "admin", "media"))]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from starlette.datastructures import UploadFile
 
+import kizuna.routing
 from integrations.opendata import service
 from integrations.opendata.formats import make_options
 from integrations.opendata.schemas import ImportOut
@@ -15,7 +16,7 @@ from kizuna.deps import DbSession, require_role
 from kizuna.errors import InvalidInput
 from kizuna.models import User
 
-router = APIRouter(tags=["opendata"])
+router = kizuna.routing.router(tags=["opendata"])
 Importer = Annotated[User, Depends(require_role("officer", "admin"))]
 
 _BODY_DOC: dict[str, Any] = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
+import kizuna.routing
 from alerts.models import AlertVersion
 from integrations.webhooks import service
 from integrations.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -18,7 +19,7 @@ from integrations.webhooks.schemas import (
 from kizuna.deps import DbSession, RuntimeDep, require_role
 from kizuna.models import User
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = kizuna.routing.router(prefix="/api/v1/webhooks", tags=["webhooks"])
 Registrant = Annotated[User, Depends(require_role(*service.REGISTRANT_ROLES))]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+import kizuna.routing
 from integrations.webpush import service
 from integrations.webpush.keys import KeyStore
 from integrations.webpush.models import PushSubscription
@@ -19,7 +20,7 @@ from integrations.webpush.schemas import (
 )
 from kizuna.deps import CurrentUser, DbSession, RuntimeDep
 
-router = APIRouter(prefix="/api/v1", tags=["webpush"])
+router = kizuna.routing.router(prefix="/api/v1", tags=["webpush"])
 subscription_bearer = HTTPBearer(auto_error=False, description="The subscription's secret token")
 SubscriptionToken = Annotated[HTTPAuthorizationCredentials | None, Depends(subscription_bearer)]
 

@@ -234,18 +234,35 @@ def forget_gone(session: Session, subscription_id: str, endpoint: str) -> None:
 
     Only that endpoint: a resident who meanwhile registered a new one keeps it.
     """
-    session.execute(
-        delete(PushSubscription).where(
+    removed = session.execute(
+        delete(PushSubscription)
+        .where(
             PushSubscription.subscription_id == subscription_id,
             PushSubscription.endpoint == endpoint,
         )
-    )
+        .returning(PushSubscription.id)
+    ).all()
+    for (push_id,) in removed:
+        _audit_gone(session, push_id, endpoint)
 
 
 def forget_gone_by_id(session: Session, push_id: str, endpoint: str) -> None:
     """Like `forget_gone`, for the row `push_id` (a user's or a resident's)."""
-    session.execute(
-        delete(PushSubscription).where(
-            PushSubscription.id == push_id, PushSubscription.endpoint == endpoint
-        )
+    removed = session.execute(
+        delete(PushSubscription)
+        .where(PushSubscription.id == push_id, PushSubscription.endpoint == endpoint)
+        .returning(PushSubscription.id)
+    ).all()
+    if removed:
+        _audit_gone(session, push_id, endpoint)
+
+
+def _audit_gone(session: Session, push_id: str, endpoint: str) -> None:
+    # The endpoint URL is a capability to push to that phone; the push service's host is enough.
+    audit.record(
+        session,
+        actor=None,
+        action="webpush.gone",
+        subject=push_id,
+        service=urlsplit(endpoint).hostname,
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import Body, Depends
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
+import kizuna.routing
 from gis.codes import normalize_municipality_code
 from kizuna.areas import districts_of, store_districts
 from kizuna.deps import DbSession, RuntimeDep, require_role
@@ -15,7 +16,7 @@ from kizuna.errors import Forbidden, InvalidInput, NotFound
 from kizuna.models import District, Municipality, User
 from kizuna.web import PAGES_DIR, STATIC_DIR
 
-router = APIRouter()
+router = kizuna.routing.router()
 Officer = Annotated[User, Depends(require_role("officer", "admin"))]
 
 # The UI languages a dictionary exists for, in the order the language picker lists them.

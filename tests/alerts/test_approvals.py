@@ -16,7 +16,7 @@ from alerts.models import Alert, AlertApproval, AlertVersion
 from kizuna.models import AuditEntry
 from kizuna.settings import Settings
 from tests.integrations.cap.messages import TRUSTED_SENDER, cap_message
-from tests.support import CITY_A, LiveServer, alert_body, make_settings, polygon, start_server
+from tests.support import CITY_A, LiveServer, alert_body, http, make_settings, polygon, start_server
 
 INSIDE_A = {"lon": 139.02, "lat": 35.05}  # inside the default alert_body area
 
@@ -382,7 +382,7 @@ def test_exercises_tests_and_trusted_imports_are_not_held(server: LiveServer) ->
         assert error(asked, 409)["code"] == "approval_not_required"
 
     # A message from a trusted sender, brought in by an officer, goes out at once.
-    imported = httpx.post(
+    imported = http.post(
         f"{server.url}/api/v1/integrations/cap",
         content=cap_message(identifier="approvals-1", sender=TRUSTED_SENDER),
         headers={"Content-Type": "application/cap+xml", **server.auth("officer-a")},

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from alerts.models import AlertVersion, FanoutChunk
+from alerts import service
+from alerts.models import AlertVersion, Delivery, FanoutChunk
 from alerts.tasks import deliver_chunk, fanout
 from tests.support import CITY_A, LiveServer, alert_body, polygon, wait_for
 
@@ -266,3 +267,49 @@ def test_preview_counts_before_anything_is_sent(server: LiveServer) -> None:
         )
         assert circles.json()["recipients"] == 1
         assert client.get("/api/v1/alerts", headers=server.auth("officer-a")).json() == []
+
+
+def test_a_fanout_that_runs_after_the_cancel_never_sends_the_cancelled_order(
+    server: LiveServer,
+) -> None:
+    """Issue then cancel at once: the Alert's fan-out may still be queued or half done when the
+    Cancel is out. Whatever it records or tries to send afterwards must not reach a phone."""
+    early = server.subscribe([{"lon": 139.01, "lat": 35.01}], ["en"])
+    issued = server.draft_and_issue()
+    wait_for(lambda: settled(server, issued["id"], 1))
+    headers = server.auth("officer-a")
+    with server.client() as client:
+        cancelled = client.post(
+            f"/api/v1/alerts/{issued['id']}/cancel", json={"reason": "river fell"}, headers=headers
+        )
+        assert cancelled.status_code == 200, cancelled.text
+    late = server.subscribe([{"lon": 139.02, "lat": 35.02}], ["en"])
+    with server.runtime.db.session() as session:
+        first = session.scalars(
+            select(AlertVersion).where(
+                AlertVersion.alert_id == issued["id"], AlertVersion.version == 1
+            )
+        ).one()
+        # The Alert's fan-out, late: it records the late resident and puts the early one's
+        # row back to pending (as a failed send would).
+        service.record_deliveries(session, first.id, [late.id], "websocket")
+        session.execute(
+            update(Delivery)
+            .where(Delivery.alert_version_id == first.id, Delivery.subscription_id == early.id)
+            .values(state="pending")
+        )
+    with server.runtime.db.session() as session:
+        assert service.claim_pending(session, first.id, [early.id, late.id]) == []
+        states = dict(
+            session.execute(
+                select(Delivery.subscription_id, Delivery.state).where(
+                    Delivery.alert_version_id == first.id, Delivery.channel == "websocket"
+                )
+            ).all()
+        )
+    assert states == {early.id: "superseded", late.id: "superseded"}
+    # The early resident learns only that the order was lifted; the late one, nothing.
+    for resident, expected in ((early, ["Cancel"]), (late, [])):
+        sock = server.connect(resident)
+        assert [m["msg_type"] for m in sock.alerts(expect=len(expected))] == expected
+        sock.close()

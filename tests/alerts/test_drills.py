@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 from lxml import etree
 from sqlalchemy import func, select
@@ -18,7 +17,7 @@ from integrations.lalert.writer import NS as PCXML
 from tests.integrations.lalert.test_http import fetch_message
 from tests.integrations.webhooks.receiver import Receiver
 from tests.integrations.webhooks.test_webhooks import SECRET, register
-from tests.support import LiveServer, Resident, alert_body, wait_for
+from tests.support import LiveServer, Resident, alert_body, http, wait_for
 
 HOME = {"label": "home", "lon": 139.02, "lat": 35.05}
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -27,14 +26,14 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 def subscribe(server: LiveServer, drills: bool, languages: list[str] | None = None) -> Resident:
     """A resident at HOME (inside alert_body's area) who did or did not opt in to drills."""
     body = {"places": [HOME], "languages": languages or ["en"], "drills": drills}
-    response = httpx.post(f"{server.url}/api/v1/subscriptions", json=body, timeout=30)
+    response = http.post(f"{server.url}/api/v1/subscriptions", json=body, timeout=30)
     assert response.status_code == 201, response.text
     data = response.json()
     return Resident(id=data["id"], token=data["token"], body=data)
 
 
 def officer_call(server: LiveServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(
+    response = http.post(
         f"{server.url}/api/v1{path}", json=body, headers=server.auth("officer-a"), timeout=30
     )
     assert response.status_code == 200, response.text
@@ -99,7 +98,7 @@ def test_a_resident_who_opts_out_gets_no_replay_of_a_drill(server: LiveServer) -
     again.close()
 
     # ...but not once they opted out, and later drills do not reach them either.
-    response = httpx.put(
+    response = http.put(
         f"{server.url}/api/v1/subscriptions/{resident.id}",
         json={"places": [HOME], "languages": ["en"], "drills": False},
         headers={"Authorization": f"Bearer {resident.token}"},
@@ -116,7 +115,7 @@ def test_a_resident_who_opts_out_gets_no_replay_of_a_drill(server: LiveServer) -
 def test_drills_must_be_a_boolean_and_a_bad_one_stores_nothing(server: LiveServer) -> None:
     url = f"{server.url}/api/v1/subscriptions"
     for bad in ("yes", 1, None, [True]):
-        response = httpx.post(url, json={"places": [HOME], "drills": bad}, timeout=30)
+        response = http.post(url, json={"places": [HOME], "drills": bad}, timeout=30)
         assert response.status_code == 422, response.text
         assert response.json()["error"]["field"] == "drills"
     with server.runtime.db.session() as session:
@@ -143,10 +142,10 @@ def test_the_preview_counts_only_opted_in_residents_for_an_exercise(server: Live
 def test_the_drills_choice_is_given_back(server: LiveServer) -> None:
     resident = subscribe(server, drills=True)
     assert resident.body["drills"] is True
-    plain = httpx.post(f"{server.url}/api/v1/subscriptions", json={"places": [HOME]}, timeout=30)
+    plain = http.post(f"{server.url}/api/v1/subscriptions", json={"places": [HOME]}, timeout=30)
     assert plain.status_code == 201, plain.text
     assert plain.json()["drills"] is False
-    replaced = httpx.put(
+    replaced = http.put(
         f"{server.url}/api/v1/subscriptions/{resident.id}",
         json={"places": [HOME], "drills": False},
         headers={"Authorization": f"Bearer {resident.token}"},

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.support import CITY_A, LiveServer
+from tests.support import CITY_A, LiveServer, http
 
 BAD_SUBSCRIPTIONS: list[tuple[str, dict[str, Any], str]] = [
     ("no places", {"places": [], "languages": ["ja"]}, "places"),
@@ -44,7 +43,7 @@ BAD_SUBSCRIPTIONS: list[tuple[str, dict[str, Any], str]] = [
 def test_bad_subscription_is_refused_with_its_field(
     server: LiveServer, case: str, body: dict[str, Any], field: str
 ) -> None:
-    response = httpx.post(f"{server.url}/api/v1/subscriptions", json=body, timeout=30)
+    response = http.post(f"{server.url}/api/v1/subscriptions", json=body, timeout=30)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == field
 

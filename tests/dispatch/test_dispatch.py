@@ -21,7 +21,7 @@ from dispatch.models import Offer, ResponderProfile
 from kizuna.auth import hash_password, issue_token
 from kizuna.db import new_id, utcnow
 from kizuna.models import User
-from tests.support import CITY_A, CITY_B, PASSWORD, LiveServer, wait_for
+from tests.support import CITY_A, CITY_B, PASSWORD, LiveServer, audit_entries, http, wait_for
 
 # The incident: the middle of city A. 0.009° of latitude is almost exactly 1 km.
 INCIDENT_LON, INCIDENT_LAT = 139.05, 35.05
@@ -56,7 +56,7 @@ def make_responder(
         user = User(
             id=new_id(),
             username=name or f"r-{new_id()[:8]}",
-            password_hash=password_hash or hash_password(PASSWORD),
+            password_hash=password_hash or hash_password(PASSWORD, server.runtime.settings),
             role="responder",
             municipality_codes=[municipality],
         )
@@ -83,7 +83,7 @@ def make_responder(
 
 
 def make_incident(server: LiveServer, lon: float = INCIDENT_LON) -> str:
-    response = httpx.post(
+    response = http.post(
         f"{server.url}/api/v1/incidents",
         json={
             "kind": "fire",
@@ -112,7 +112,7 @@ def dispatch_body(**overrides: Any) -> dict[str, Any]:
 
 
 def make_dispatch(server: LiveServer, incident_id: str, **overrides: Any) -> dict[str, Any]:
-    response = httpx.post(
+    response = http.post(
         f"{server.url}/api/v1/incidents/{incident_id}/dispatches",
         json=dispatch_body(**overrides),
         headers=server.auth("officer-a"),
@@ -129,7 +129,7 @@ def answer(
     accept: bool = True,
     eta_min: int = 10,
 ) -> httpx.Response:
-    return httpx.post(
+    return http.post(
         f"{server.url}/api/v1/dispatches/{dispatch_id}/responses",
         json={"accept": accept, "eta_min": eta_min},
         headers=responder.headers,
@@ -138,7 +138,7 @@ def answer(
 
 
 def board(server: LiveServer, incident_id: str) -> dict[str, Any]:
-    response = httpx.get(
+    response = http.get(
         f"{server.url}/api/v1/incidents/{incident_id}", headers=server.auth("officer-a"), timeout=30
     )
     assert response.status_code == 200, response.text
@@ -146,7 +146,7 @@ def board(server: LiveServer, incident_id: str) -> dict[str, Any]:
 
 
 def test_fifty_concurrent_acceptances_fill_five_slots_exactly(server: LiveServer) -> None:
-    shared_hash = hash_password(PASSWORD)
+    shared_hash = hash_password(PASSWORD, server.runtime.settings)
     crew = [make_responder(server, 0.03 * i, password_hash=shared_hash) for i in range(50)]
     incident = make_incident(server)
     dispatch = make_dispatch(server, incident, needed=5)
@@ -192,7 +192,7 @@ def test_offers_go_to_the_nearest_qualified_available_responders_of_the_city(
     assert [o["responder_id"] for o in dispatch["offered"]] == [near.id, lapsed_busy.id, far.id]
     distances = [o["distance_m"] for o in dispatch["offered"]]
     assert distances == sorted(distances) and 2450 < distances[-1] < 2550
-    offers = httpx.get(
+    offers = http.get(
         f"{server.url}/api/v1/responders/me/offers", headers=near.headers, timeout=30
     ).json()
     assert [o["dispatch_id"] for o in offers] == [dispatch["id"]]
@@ -260,7 +260,7 @@ def test_an_unfilled_dispatch_widens_by_itself_then_alerts_the_officer(
         "expired": 1,
         "withdrawn": 0,
     }
-    far_offers = httpx.get(
+    far_offers = http.get(
         f"{server.url}/api/v1/responders/me/offers", headers=far.headers, timeout=30
     ).json()
     assert [o["dispatch_id"] for o in far_offers] == [dispatch["id"]]  # round 2 reached 5 km
@@ -291,7 +291,7 @@ def test_status_moves_forward_only(server: LiveServer) -> None:
     dispatch = make_dispatch(server, incident, needed=1)
 
     def report(responder: Responder, status: str) -> httpx.Response:
-        return httpx.post(
+        return http.post(
             f"{server.url}/api/v1/dispatches/{dispatch['id']}/status",
             json={"status": status},
             headers=responder.headers,
@@ -312,7 +312,7 @@ def test_status_moves_forward_only(server: LiveServer) -> None:
         7,
         "cleared",
     )
-    me = httpx.get(f"{server.url}/api/v1/responders/me", headers=crew.headers, timeout=30)
+    me = http.get(f"{server.url}/api/v1/responders/me", headers=crew.headers, timeout=30)
     assert me.json()["availability"] == "available"  # cleared: free again
 
 
@@ -328,16 +328,16 @@ def test_bad_input_gets_a_4xx_and_stores_nothing(server: LiveServer) -> None:
         (dispatch_body(radius_m=50_001), "radius_m"),
         (dispatch_body(skills=["pump_operator", "juggling"]), "skills[1]"),
     ]:
-        refused = httpx.post(url, json=body, headers=officer, timeout=30)
+        refused = http.post(url, json=body, headers=officer, timeout=30)
         assert refused.status_code == 422, body
         assert refused.json()["error"]["field"] == field
-    other_city = httpx.post(url, json=dispatch_body(), headers=server.auth("officer-b"), timeout=30)
+    other_city = http.post(url, json=dispatch_body(), headers=server.auth("officer-b"), timeout=30)
     assert other_city.status_code == 403
-    as_responder = httpx.post(url, json=dispatch_body(), headers=responder.headers, timeout=30)
+    as_responder = http.post(url, json=dispatch_body(), headers=responder.headers, timeout=30)
     assert as_responder.status_code == 403
     assert board(server, incident)["dispatches"] == []
 
-    elsewhere = httpx.post(
+    elsewhere = http.post(
         f"{server.url}/api/v1/incidents",
         json={
             "kind": "fire",
@@ -350,7 +350,7 @@ def test_bad_input_gets_a_4xx_and_stores_nothing(server: LiveServer) -> None:
         timeout=30,
     )
     assert elsewhere.status_code == 403
-    unknown_kind = httpx.post(
+    unknown_kind = http.post(
         f"{server.url}/api/v1/incidents",
         json={
             "kind": "party",
@@ -381,14 +381,14 @@ def test_bad_input_gets_a_4xx_and_stores_nothing(server: LiveServer) -> None:
     second = make_responder(server, 0.8)
     cancelled = make_dispatch(server, incident, needed=1)
     assert second.id in [o["responder_id"] for o in cancelled["offered"]]
-    stop = httpx.post(
+    stop = http.post(
         f"{server.url}/api/v1/dispatches/{cancelled['id']}/cancel", headers=officer, timeout=30
     )
     assert stop.status_code == 200 and stop.json()["state"] == "cancelled"
     late = answer(server, second, cancelled["id"])
     assert (late.status_code, late.json()["error"]["code"]) == (409, "dispatch_cancelled")
 
-    bad_skill = httpx.put(
+    bad_skill = http.put(
         f"{server.url}/api/v1/responders/me",
         json={"kind": "fire_corps", "skills": ["juggling"]},
         headers=second.headers,
@@ -411,12 +411,12 @@ def test_a_responder_keeps_a_profile_and_hides_location_when_off_duty(server: Li
         "lon": 139.03,
         "lat": 35.02,
     }
-    saved = httpx.put(url, json={**profile, "availability": "available"}, headers=me, timeout=30)
+    saved = http.put(url, json={**profile, "availability": "available"}, headers=me, timeout=30)
     assert saved.status_code == 200, saved.text
     assert saved.json()["municipality_code"] == CITY_A
 
     def roster() -> dict[str, Any]:
-        listed = httpx.get(
+        listed = http.get(
             f"{server.url}/api/v1/responders",
             params={"municipality": CITY_A},
             headers=server.auth("officer-a"),
@@ -426,20 +426,28 @@ def test_a_responder_keeps_a_profile_and_hides_location_when_off_duty(server: Li
         return next(r for r in listed.json() if r["username"] == "responder")
 
     assert (roster()["lon"], roster()["lat"]) == (139.03, 35.02)
-    httpx.put(url, json={**profile, "availability": "off"}, headers=me, timeout=30)
+    http.put(url, json={**profile, "availability": "off"}, headers=me, timeout=30)
     assert (roster()["lon"], roster()["lat"]) == (None, None)
-    assert httpx.get(url, headers=me, timeout=30).json()["lon"] == 139.03  # still theirs to see
+    assert http.get(url, headers=me, timeout=30).json()["lon"] == 139.03  # still theirs to see
     assert (
-        httpx.put(url, json=profile, headers=server.auth("volunteer"), timeout=30).status_code
-        == 403
+        http.put(url, json=profile, headers=server.auth("volunteer"), timeout=30).status_code == 403
     )
-    refused = httpx.get(
+    refused = http.get(
         f"{server.url}/api/v1/responders",
         params={"municipality": CITY_A},
         headers=server.auth("officer-b"),
         timeout=30,
     )
     assert refused.status_code == 403
+    # Each change is on the record, oldest last; where the responder was stays off it.
+    entries = audit_entries(server, action="responder.profile")
+    assert [(e["actor"], e["detail"]["after"]["availability"]) for e in entries] == [
+        ("responder", "off"),
+        ("responder", "available"),
+    ]
+    assert entries[0]["detail"]["before"]["availability"] == "available"
+    assert "before" not in entries[1]["detail"]  # the first profile
+    assert "139.03" not in str(entries)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.test_pages import assert_accessible, log_in, register_resident
-from tests.support import CITY_A, LiveServer, make_settings, polygon, start_server
+from tests.support import CITY_A, LiveServer, http, make_settings, polygon, start_server
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +32,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
                 },
             ],
         }
-        stored = httpx.post(
+        stored = http.post(
             f"{server.url}/api/v1/municipalities/{CITY_A}/districts",
             json=districts,
             headers=server.auth("officer-a"),

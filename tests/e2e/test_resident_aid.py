@@ -7,21 +7,20 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from kizuna.auth import create_user
 from tests.e2e.test_pages import assert_accessible, register_resident
-from tests.support import CITY_A, PASSWORD, LiveServer
+from tests.support import CITY_A, PASSWORD, LiveServer, http
 
 
 def test_resident_asks_for_help_and_sees_a_helper_coming(
     browser: Any, web: LiveServer, artifacts: Path
 ) -> None:
     with web.runtime.db.session() as session:
-        create_user(session, "e2e-helper", PASSWORD, "volunteer", [CITY_A])
+        create_user(session, web.runtime.settings, "e2e-helper", PASSWORD, "volunteer", [CITY_A])
     helper = web.auth("e2e-helper")
-    profile = httpx.put(
+    profile = http.put(
         f"{web.url}/api/v1/aid/volunteers/me",
         json={"lon": 139.03, "lat": 35.05, "radius_m": 5000},
         headers=helper,
@@ -45,7 +44,7 @@ def test_resident_asks_for_help_and_sees_a_helper_coming(
         assert request_id
 
         # A volunteer claims it over HTTP: the resident's page follows over WS /ws/aid.
-        claimed = httpx.post(
+        claimed = http.post(
             f"{web.url}/api/v1/aid/requests/{request_id}/claim", headers=helper, timeout=30
         )
         assert claimed.status_code == 200, claimed.text
@@ -59,12 +58,12 @@ def test_resident_asks_for_help_and_sees_a_helper_coming(
 
 
 def test_service_worker_is_served_for_the_whole_site(web: LiveServer) -> None:
-    answer = httpx.get(f"{web.url}/sw.js", timeout=30)
+    answer = http.get(f"{web.url}/sw.js", timeout=30)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/javascript")
     assert answer.headers["service-worker-allowed"] == "/"
     assert 'addEventListener("push"' in answer.text
-    page = httpx.get(f"{web.url}/", timeout=30).text
+    page = http.get(f"{web.url}/", timeout=30).text
     assert 'id="enable-push"' in page
     assert "/static/js/aid.js" in page
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 from sqlalchemy import select
 
@@ -15,7 +14,7 @@ from kizuna.db import utcnow
 from kizuna.models import User
 from tests.dispatch.test_dispatch import make_dispatch, make_incident, make_responder
 from tests.e2e.test_pages import assert_accessible
-from tests.support import PASSWORD, LiveServer
+from tests.support import PASSWORD, LiveServer, http
 
 TOKEN_KEY = "kizuna.token"  # where the staff pages keep the bearer token (sessionStorage)
 
@@ -85,7 +84,7 @@ def test_offer_arrives_live_is_accepted_and_shows_on_the_board(
         assignment.locator(".assignment-status", has_text="Accepted").wait_for(timeout=10_000)
         assert card.count() == 0
 
-        board = httpx.get(
+        board = http.get(
             f"{web.url}/api/v1/incidents/{incident}", headers=web.auth("officer-a"), timeout=30
         ).json()
         slots = board["dispatches"][0]["slots"]
@@ -95,7 +94,7 @@ def test_offer_arrives_live_is_accepted_and_shows_on_the_board(
 
         assignment.get_by_role("button", name="En route").click()
         assignment.locator(".assignment-status", has_text="En route").wait_for(timeout=10_000)
-        board = httpx.get(
+        board = http.get(
             f"{web.url}/api/v1/incidents/{incident}", headers=web.auth("officer-a"), timeout=30
         ).json()
         assert board["dispatches"][0]["slots"][0]["status"] == "en_route"
@@ -122,7 +121,7 @@ def test_a_withdrawn_offer_disappears_live(browser: Any, web: LiveServer) -> Non
         card.wait_for(timeout=10_000)
         page.locator("#connection", has_text="Connected").wait_for(timeout=10_000)
 
-        cancelled = httpx.post(
+        cancelled = http.post(
             f"{web.url}/api/v1/dispatches/{dispatch['id']}/cancel",
             headers=web.auth("officer-a"),
             timeout=30,

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import delete
 
@@ -17,7 +16,7 @@ from integrations.webpush.models import PushSubscription
 from tests.dispatch.test_dispatch import make_dispatch, make_incident, make_responder
 from tests.e2e.test_pages import assert_accessible
 from tests.integrations.webpush.receiver import PushReceiver
-from tests.support import PASSWORD, LiveServer, make_settings, start_server, wait_for
+from tests.support import PASSWORD, LiveServer, http, make_settings, start_server, wait_for
 
 # Headless Chromium here has no push service it can reach (Chrome's is Google's FCM), so the
 # browser's own `PushManager.subscribe` can only fail. The test replaces that one method with
@@ -60,7 +59,7 @@ def push_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture
 def receiver(push_web: LiveServer) -> Iterator[PushReceiver]:
     """A fresh local push service that checks the server's VAPID key and decrypts."""
-    response = httpx.get(f"{push_web.url}/api/v1/webpush/public-key", timeout=30)
+    response = http.get(f"{push_web.url}/api/v1/webpush/public-key", timeout=30)
     assert response.status_code == 200, response.text
     service = PushReceiver(response.json()["public_key"]).start()
     try:
@@ -122,7 +121,7 @@ def test_offer_reaches_the_closed_page_by_push_and_the_service_worker_shows_it(
 ) -> None:
     responder = make_responder(push_web, 0.8, name="e2e-push")
     phone = receiver.browser("e2e-push")
-    public_key = httpx.get(f"{push_web.url}/api/v1/webpush/public-key", timeout=30).json()
+    public_key = http.get(f"{push_web.url}/api/v1/webpush/public-key", timeout=30).json()
     context = new_phone(browser, phone.subscription())
     try:
         page = context.new_page()
@@ -137,7 +136,7 @@ def test_offer_reaches_the_closed_page_by_push_and_the_service_worker_shows_it(
             "userVisibleOnly": True,
             "applicationServerKey": b64url_to_b64(public_key["public_key"]),
         }
-        mine = httpx.get(f"{push_web.url}/api/v1/webpush/me", headers=responder.headers)
+        mine = http.get(f"{push_web.url}/api/v1/webpush/me", headers=responder.headers)
         assert mine.status_code == 200, mine.text
         assert mine.json()["endpoint"] == phone.endpoint
         assert page.get_by_role("button", name="Turn off notifications").is_visible()
@@ -203,7 +202,7 @@ def test_turning_push_off_forgets_the_browser(
 
         page.get_by_role("button", name="Turn off notifications").click()
         page.locator("#push-status", has_text="Notifications are off.").wait_for(timeout=10_000)
-        mine = httpx.get(f"{push_web.url}/api/v1/webpush/me", headers=responder.headers)
+        mine = http.get(f"{push_web.url}/api/v1/webpush/me", headers=responder.headers)
         assert mine.status_code == 404, mine.text
         assert page.get_by_role("button", name="Notify me").is_visible()
 
@@ -234,7 +233,7 @@ def test_a_refused_subscription_shows_the_api_error_beside_the_button(
         error = page.locator("#push-buttons .field-error")
         assert "https" in error.inner_text()
         assert page.get_by_role("button", name="Notify me").is_enabled()
-        mine = httpx.get(f"{push_web.url}/api/v1/webpush/me", headers=responder.headers)
+        mine = http.get(f"{push_web.url}/api/v1/webpush/me", headers=responder.headers)
         assert mine.status_code == 404, mine.text
         assert_accessible(page)
         page.screenshot(path=str(artifacts / "responder-push-failed.png"), full_page=True)

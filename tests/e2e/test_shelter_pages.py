@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from kizuna.models import User
@@ -14,7 +13,7 @@ from shelters import service
 from shelters.models import Shelter
 from shelters.records import ShelterRecord
 from tests.e2e.test_pages import assert_accessible
-from tests.support import CITY_A, PASSWORD, LiveServer
+from tests.support import CITY_A, PASSWORD, LiveServer, http
 
 
 def make_shelter(server: LiveServer, source_id: str, capacity: int) -> str:
@@ -112,7 +111,7 @@ def test_a_stale_close_shows_the_conflicting_state_and_overwrites_nothing(
         assert "Someone else changed it first" in error.inner_text()
         assert "7 / 50" in error.inner_text()
         desk.locator("#occupancy", has_text="7 / 50").wait_for(timeout=10_000)
-        after = httpx.get(f"{web.url}/api/v1/shelters/{shelter_id}", timeout=30).json()
+        after = http.get(f"{web.url}/api/v1/shelters/{shelter_id}", timeout=30).json()
         assert after["status"] == "open"
         assert after["occupancy"] == 7
     finally:
@@ -120,7 +119,7 @@ def test_a_stale_close_shows_the_conflicting_state_and_overwrites_nothing(
 
 
 def api_shelter(web: LiveServer, shelter_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{web.url}/api/v1/shelters/{shelter_id}", timeout=30)
+    response = http.get(f"{web.url}/api/v1/shelters/{shelter_id}", timeout=30)
     assert response.status_code == 200, response.text
     return dict(response.json())
 

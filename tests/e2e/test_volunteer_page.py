@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from kizuna.auth import create_user
 from tests.e2e.test_pages import assert_accessible
 from tests.e2e.test_responder_page import TOKEN_KEY, expired_token
 from tests.mutual_aid.test_mutual_aid import HOME, ask
-from tests.support import CITY_A, PASSWORD, LiveServer
+from tests.support import CITY_A, PASSWORD, LiveServer, http
 
 
 def test_volunteer_saves_profile_claims_a_request_and_sees_the_contact(
@@ -59,7 +57,7 @@ def test_volunteer_saves_profile_claims_a_request_and_sees_the_contact(
         mine.get_by_role("button", name="Done").click()
         mine.locator(".aid-state", has_text="completed").wait_for(timeout=10_000)
 
-        seen = httpx.get(
+        seen = http.get(
             f"{web.url}/api/v1/aid/requests/{request_id}",
             headers={"Authorization": f"Bearer {resident.token}"},
             timeout=30,
@@ -72,9 +70,9 @@ def test_volunteer_saves_profile_claims_a_request_and_sees_the_contact(
 def make_volunteer(server: LiveServer, username: str) -> None:
     """A volunteer of city A with a profile near HOME (5 km reach)."""
     with server.runtime.db.session() as session:
-        create_user(session, username, PASSWORD, "volunteer", [CITY_A])
+        create_user(session, server.runtime.settings, username, PASSWORD, "volunteer", [CITY_A])
     body = {"skills": [], "lon": HOME[0] + 0.01, "lat": HOME[1], "radius_m": 5000}
-    saved = httpx.put(
+    saved = http.put(
         f"{server.url}/api/v1/aid/volunteers/me", json=body, headers=server.auth(username)
     )
     assert saved.status_code == 200, saved.text

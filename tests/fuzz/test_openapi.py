@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -27,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from kizuna.settings import Settings
-from tests.support import LiveServer, make_settings, start_server
+from tests.support import LiveServer, http, make_settings, start_server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 STATEFUL_STEPS = int(os.environ.get("FUZZ_STEPS", "8"))
@@ -120,7 +119,7 @@ def fuzz_server(
 
 def load_schema(server: LiveServer, username: str) -> Any:
     """The running app's own OpenAPI, with links, aimed at `server` as `username`."""
-    spec = httpx.get(f"{server.url}/openapi.json", timeout=30).json()
+    spec = http.get(f"{server.url}/openapi.json", timeout=30).json()
     loaded = schemathesis.openapi.from_dict(with_links(spec))
     loaded.config.update(base_url=server.url, headers=server.auth(username))
     return loaded

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -24,15 +23,7 @@ from kizuna.models import AuditEntry
 from kizuna.settings import Settings
 from shelters import service as shelters
 from shelters.records import ShelterRecord
-from tests.support import CITY_A, LiveServer, alert_body, make_settings
-
-
-def audit_entries(server: LiveServer, **params: Any) -> list[dict[str, Any]]:
-    response = httpx.get(
-        f"{server.url}/api/v1/audit", params=params, headers=server.auth("admin"), timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return list(response.json())
+from tests.support import CITY_A, LiveServer, alert_body, audit_entries, make_settings
 
 
 def one(entries: list[dict[str, Any]], action: str) -> dict[str, Any]:

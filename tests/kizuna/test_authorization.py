@@ -38,6 +38,7 @@ from dispatch.models import Dispatch
 from kizuna.auth import create_user
 from kizuna.db import Database
 from kizuna.models import District
+from kizuna.settings import Settings
 from mutual_aid.models import AidRequest
 from shelters import service as shelter_service
 from shelters.models import Shelter, ShelterManager
@@ -233,16 +234,16 @@ DISTRICTS = {
 }
 
 
-def seed(database: Database) -> None:
+def seed(database: Database, settings: Settings) -> None:
     """The shared users, plus people who act for city A but not for the objects tested."""
-    seed_basics(database)
+    seed_basics(database, settings)
     with database.session() as session:
-        create_user(session, "shelter-manager-2", PASSWORD, "shelter_manager", [CITY_A])
-        create_user(session, "shelter-manager-b", PASSWORD, "shelter_manager", [CITY_B])
-        create_user(session, "responder-2", PASSWORD, "responder", [CITY_A])
-        create_user(session, "responder-b", PASSWORD, "responder", [CITY_B])
-        create_user(session, "volunteer-2", PASSWORD, "volunteer", [CITY_A])
-        create_user(session, "media-2", PASSWORD, "media", [CITY_A])
+        create_user(session, settings, "shelter-manager-2", PASSWORD, "shelter_manager", [CITY_A])
+        create_user(session, settings, "shelter-manager-b", PASSWORD, "shelter_manager", [CITY_B])
+        create_user(session, settings, "responder-2", PASSWORD, "responder", [CITY_A])
+        create_user(session, settings, "responder-b", PASSWORD, "responder", [CITY_B])
+        create_user(session, settings, "volunteer-2", PASSWORD, "volunteer", [CITY_A])
+        create_user(session, settings, "media-2", PASSWORD, "media", [CITY_A])
 
 
 @dataclass
@@ -852,7 +853,7 @@ def test_an_officer_of_another_city_can_neither_read_nor_change_city_a(world: Wo
         ("GET", f"/api/v1/alerts/{draft}/cap", None, 404),
         ("GET", f"/api/v1/alerts/{draft}/deliveries", None, 404),
         ("GET", f"/api/v1/alerts/{issued}/deliveries", None, 403),
-        ("POST", f"/api/v1/alerts/{draft}/issue", None, 403),
+        ("POST", f"/api/v1/alerts/{draft}/issue", None, 404),
         ("POST", f"/api/v1/alerts/{issued}/update", {"evacuation_level": 5}, 403),
         ("POST", f"/api/v1/alerts/{issued}/cancel", {"reason": "x"}, 403),
         ("POST", f"/api/v1/alerts/{draft}/approval", None, 404),

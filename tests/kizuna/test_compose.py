@@ -133,7 +133,8 @@ def test_kizuna_processes_share_one_environment(services: dict[str, dict[str, An
     first = environments[0]
     assert isinstance(first, dict)
     for name, environment in zip(KIZUNA_PROCESSES, environments, strict=True):
-        assert environment == first, f"{name} does not share the KIZUNA_* environment"
+        kizuna = {k: v for k, v in environment.items() if k.startswith("KIZUNA_")}
+        assert kizuna == first, f"{name} does not share the KIZUNA_* environment"
     assert first["KIZUNA_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "@postgres:5432/" in first["KIZUNA_DATABASE_URL"]
     assert first["KIZUNA_REDIS_URL"].startswith("redis://redis:6379/")
@@ -146,6 +147,10 @@ def test_workers_and_a_single_beat(services: dict[str, dict[str, Any]]) -> None:
     assert command(worker)[:2] == ["kizuna", "worker"]
     assert "--concurrency" in command(worker)
     assert command(beat) == ["kizuna", "beat"]
+    # Prometheus reaches the workers' own counts: a port, and a directory the pool shares.
+    metrics_port = command(worker)[command(worker).index("--metrics-port") + 1]
+    assert metrics_port in [str(p) for p in worker["expose"]]
+    assert worker["environment"]["PROMETHEUS_MULTIPROC_DIR"] in worker["tmpfs"]
     assert beat.get("deploy", {}).get("replicas", 1) == 1, "two beats would fire every timer twice"
     for name in ("worker", "beat"):
         assert services[name]["build"] == services["api"]["build"], f"{name}: not the api image"

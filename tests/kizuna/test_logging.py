@@ -25,7 +25,7 @@ from kizuna.logging import make_handler
 from kizuna.runtime import build_runtime
 from tests.kizuna.worker_process import start_worker, stop, tail
 from tests.services import PrivateRedis
-from tests.support import LiveServer, free_port, make_settings, start_server, wait_for
+from tests.support import LiveServer, free_port, http, make_settings, start_server, wait_for
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_request_log_lines_carry_the_response_request_id(
     captured: tuple[LiveServer, io.StringIO],
 ) -> None:
     live, buffer = captured
-    response = httpx.get(f"{live.url}/api/v1/alerts/not-an-alert-id", timeout=30)
+    response = http.get(f"{live.url}/api/v1/alerts/not-an-alert-id", timeout=30)
     request_id = response.headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
 
@@ -76,11 +76,11 @@ def test_a_sane_client_id_is_kept_and_a_hostile_one_replaced(
     captured: tuple[LiveServer, io.StringIO],
 ) -> None:
     live, buffer = captured
-    kept = httpx.get(f"{live.url}/healthz", headers={"X-Request-ID": "lb-7f3a.9_x"}, timeout=30)
+    kept = http.get(f"{live.url}/healthz", headers={"X-Request-ID": "lb-7f3a.9_x"}, timeout=30)
     assert kept.headers["x-request-id"] == "lb-7f3a.9_x"
     hostile = 'x" \n{"level":"ERROR"}'.replace("\n", "")
     for given in (hostile, "a" * 65, "../../etc/passwd"):
-        answer = httpx.get(f"{live.url}/healthz", headers={"X-Request-ID": given}, timeout=30)
+        answer = http.get(f"{live.url}/healthz", headers={"X-Request-ID": given}, timeout=30)
         replaced = answer.headers["x-request-id"]
         assert replaced != given
         assert re.fullmatch(r"[0-9a-f]{32}", replaced)
@@ -107,7 +107,7 @@ def test_kizuna_serve_writes_json_lines(tmp_path: Path) -> None:
         response = None
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                response = httpx.get(
+                response = http.get(
                     f"http://127.0.0.1:{port}/readyz", headers={"X-Request-ID": "probe-1"}
                 )
                 break

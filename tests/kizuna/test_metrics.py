@@ -13,13 +13,13 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from tests.support import LiveServer, wait_for
+from tests.support import LiveServer, http, wait_for
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(server: LiveServer) -> Samples:
-    response = httpx.get(f"{server.url}/metrics", timeout=30)
+    response = http.get(f"{server.url}/metrics", timeout=30)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     samples: Samples = {}

@@ -40,7 +40,7 @@ def serve_direct(settings: Settings) -> LiveServer:
     which proxies to believe is the app's decision (KIZUNA_TRUSTED_PROXIES)."""
     upgrade(settings)
     runtime = build_runtime(settings)
-    seed_basics(runtime.db)
+    seed_basics(runtime.db, settings)
     port = free_port()
     config = uvicorn.Config(
         create_app(settings, runtime=runtime),
@@ -201,7 +201,7 @@ def test_a_password_change_revokes_earlier_tokens(server: LiveServer) -> None:
         assert me.status_code == 200
         with server.runtime.db.session() as session:
             user = session.scalars(select(User).where(User.username == "officer-a")).one()
-            change_password(session, user, "a-new-password-123")
+            change_password(session, server.runtime.settings, user, "a-new-password-123")
         revoked = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert revoked.status_code == 401
         assert revoked.json()["error"]["code"] == "token_revoked"

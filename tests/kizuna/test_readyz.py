@@ -13,7 +13,7 @@ from kizuna.migrate import upgrade
 from kizuna.settings import Settings
 from tests.kizuna.worker_process import start_worker, stop, tail
 from tests.services import PrivateRedis
-from tests.support import free_port, make_settings, start_server
+from tests.support import free_port, http, make_settings, start_server
 
 
 def get(settings: Settings, path: str) -> httpx.Response:
@@ -34,8 +34,8 @@ def get(settings: Settings, path: str) -> httpx.Response:
 def test_ready_on_sqlite(tmp_path: Path) -> None:
     live = start_server(make_settings(tmp_path), seed=None)
     try:
-        response = httpx.get(f"{live.url}/readyz", timeout=30)
-        health = httpx.get(f"{live.url}/healthz", timeout=30)
+        response = http.get(f"{live.url}/readyz", timeout=30)
+        health = http.get(f"{live.url}/healthz", timeout=30)
     finally:
         live.stop()
     assert response.status_code == 200, response.text

@@ -19,7 +19,7 @@ from pydantic_settings import SettingsError
 from kizuna.security import tile_source
 from kizuna.settings import Settings
 from tests.kizuna.test_rate_limits import serve_direct
-from tests.support import PASSWORD, LiveServer, free_port, make_settings, start_server
+from tests.support import PASSWORD, LiveServer, free_port, http, make_settings, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 KIZUNA = Path(sys.executable).parent / "kizuna"
@@ -204,15 +204,15 @@ def test_serve_reads_secrets_from_files_and_logs_none_of_them(
         while True:
             assert process.poll() is None, "kizuna serve exited"
             try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if http.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, "kizuna serve did not start"
             time.sleep(0.2)
-        wrong = httpx.post(f"{url}/api/v1/auth/token", data={"username": "x", "password": "y"})
+        wrong = http.post(f"{url}/api/v1/auth/token", data={"username": "x", "password": "y"})
         assert wrong.status_code == 401
-        login = httpx.post(
+        login = http.post(
             f"{url}/api/v1/auth/token", data={"username": "officer-x", "password": PASSWORD}
         )
         assert login.status_code == 200, login.text

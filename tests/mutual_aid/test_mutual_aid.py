@@ -21,7 +21,7 @@ from kizuna.settings import Settings
 from mutual_aid import tasks
 from mutual_aid.matching import Helper, Need, Window, greedy_assignment, optimal_assignment
 from mutual_aid.models import AidRequest, Volunteer
-from tests.support import CITY_A, PASSWORD, LiveServer, Resident, start_server
+from tests.support import CITY_A, PASSWORD, LiveServer, Resident, http, start_server
 
 GEOD = Geod(ellps="GRS80")
 HOME = (139.0512, 35.0437)  # an exact house in city A
@@ -58,7 +58,7 @@ def make_volunteer(
     """A new volunteer user with a profile; returns their auth headers."""
     name = f"vol-{next(_names)}-{id(server) % 1000}"
     with server.runtime.db.session() as session:
-        create_user(session, name, PASSWORD, "volunteer", [CITY_A])
+        create_user(session, server.runtime.settings, name, PASSWORD, "volunteer", [CITY_A])
     headers = server.auth(name)
     body = {
         "skills": skills or [],
@@ -68,7 +68,7 @@ def make_volunteer(
         "max_active": max_active,
         **profile,
     }
-    answer = httpx.put(f"{server.url}/api/v1/aid/volunteers/me", json=body, headers=headers)
+    answer = http.put(f"{server.url}/api/v1/aid/volunteers/me", json=body, headers=headers)
     assert answer.status_code == 200, answer.text
     return headers
 
@@ -90,7 +90,7 @@ def ask(server: LiveServer, token: str, **overrides: Any) -> httpx.Response:
         "contact": "090-1234-5678",
     }
     body.update(overrides)
-    return httpx.post(
+    return http.post(
         f"{server.url}/api/v1/aid/requests",
         json=body,
         headers={"Authorization": f"Bearer {token}"},
@@ -106,11 +106,11 @@ def open_request(server: LiveServer, **overrides: Any) -> tuple[Resident, dict[s
 
 
 def post(server: LiveServer, path: str, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(f"{server.url}/api/v1/aid{path}", headers=headers, timeout=30)
+    return http.post(f"{server.url}/api/v1/aid{path}", headers=headers, timeout=30)
 
 
 def get(server: LiveServer, path: str, headers: dict[str, str]) -> httpx.Response:
-    return httpx.get(f"{server.url}/api/v1/aid{path}", headers=headers, timeout=30)
+    return http.get(f"{server.url}/api/v1/aid{path}", headers=headers, timeout=30)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -432,7 +432,7 @@ def test_only_volunteers_set_a_sound_profile(sqlite_server: LiveServer) -> None:
     server = sqlite_server
     body = {"lon": HOME[0], "lat": HOME[1], "radius_m": 1000, "skills": ["driving"]}
     url = f"{server.url}/api/v1/aid/volunteers/me"
-    assert httpx.put(url, json=body, headers=server.auth("responder")).status_code == 403
+    assert http.put(url, json=body, headers=server.auth("responder")).status_code == 403
     volunteer = server.auth("volunteer")
     now = datetime.now(UTC)
     backwards = [{"start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()}]
@@ -444,11 +444,11 @@ def test_only_volunteers_set_a_sound_profile(sqlite_server: LiveServer) -> None:
         ({"availability": backwards}, "availability[0]"),
     ]
     for bad, field in cases:
-        answer = httpx.put(url, json={**body, **bad}, headers=volunteer)
+        answer = http.put(url, json={**body, **bad}, headers=volunteer)
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["field"] == field
-    assert httpx.get(url, headers=volunteer).status_code == 404  # nothing was stored
-    assert httpx.put(url, json=body, headers=volunteer).json()["skills"] == ["driving"]
+    assert http.get(url, headers=volunteer).status_code == 404  # nothing was stored
+    assert http.put(url, json=body, headers=volunteer).json()["skills"] == ["driving"]
 
 
 def test_staff_file_for_someone_hear_the_steps_and_a_cancel_frees_the_volunteer(

@@ -15,7 +15,7 @@ from kizuna.tasks import TaskRegistry
 from shelters import tasks
 from shelters.models import ShelterHistory
 from tests.shelters.test_shelters import make_shelters, open_shelter, shelter
-from tests.support import LiveServer
+from tests.support import LiveServer, http
 
 
 def ready_shelter(server: LiveServer, source_id: str, capacity: int = 100) -> str:
@@ -32,7 +32,7 @@ def check_in(
     headers = server.auth("officer-a")
     if key is not None:
         headers["Idempotency-Key"] = key
-    return httpx.post(
+    return http.post(
         f"{server.url}/api/v1/shelters/{shelter_id}/occupancy",
         json={"delta": delta},
         headers=headers,
@@ -42,7 +42,7 @@ def check_in(
 
 def occupancy(server: LiveServer, shelter_id: str) -> int:
     return int(
-        httpx.get(f"{server.url}/api/v1/shelters/{shelter_id}", timeout=30).json()["occupancy"]
+        http.get(f"{server.url}/api/v1/shelters/{shelter_id}", timeout=30).json()["occupancy"]
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from kizuna.settings import Settings
 from tests.integrations.jma.factories import NANAO, code6, landslide, now_jst, serve, volcano_flash
-from tests.support import LiveServer, make_settings
+from tests.support import LiveServer, http, make_settings
 
 ROUTE = "/api/v1/integrations/jma"
 XML = {"Content-Type": "application/xml"}
@@ -29,7 +29,7 @@ def post(server: LiveServer, user: str | None, body: bytes) -> httpx.Response:
     headers = dict(XML)
     if user is not None:
         headers.update(server.auth(user))
-    return httpx.post(server.url + ROUTE, content=body, headers=headers, timeout=30)
+    return http.post(server.url + ROUTE, content=body, headers=headers, timeout=30)
 
 
 def test_a_posted_telegram_answers_201_with_the_alerts_it_made(server: LiveServer) -> None:
@@ -45,7 +45,7 @@ def test_a_posted_telegram_answers_201_with_the_alerts_it_made(server: LiveServe
     assert (alert["municipality_code"], alert["msg_type"]) == ("172022", "Alert")
     # An officer's telegram is kept for review even with auto-issue on.
     assert alert["outcome"] == "draft"
-    shown = httpx.get(
+    shown = http.get(
         f"{server.url}/api/v1/alerts/{alert['alert_id']}", headers=server.auth("admin"), timeout=30
     )
     assert shown.status_code == 200

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import update
 
@@ -21,7 +20,7 @@ from integrations.webhooks import delivery
 from integrations.webhooks.delivery import RetryPolicy
 from integrations.webhooks.models import WebhookDelivery
 from tests.integrations.webhooks.receiver import Receiver, Script
-from tests.support import CITY_A, CITY_B, LiveServer, make_settings, start_server, wait_for
+from tests.support import CITY_A, CITY_B, LiveServer, http, make_settings, start_server, wait_for
 
 SECRET = "media-shared-secret-0123456789"
 
@@ -49,7 +48,7 @@ def sqlite_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def register(server: LiveServer, url: str, user: str = "media", **fields: Any) -> dict[str, Any]:
-    response = httpx.post(
+    response = http.post(
         f"{server.url}/api/v1/webhooks",
         json={"url": url, "secret": SECRET, "format": "json", **fields},
         headers=server.auth(user),
@@ -60,7 +59,7 @@ def register(server: LiveServer, url: str, user: str = "media", **fields: Any) -
 
 
 def deliveries(server: LiveServer, webhook_id: str, user: str = "media") -> list[dict[str, Any]]:
-    response = httpx.get(
+    response = http.get(
         f"{server.url}/api/v1/webhooks/{webhook_id}/deliveries",
         headers=server.auth(user),
         timeout=30,
@@ -325,7 +324,7 @@ def test_a_retry_whose_timer_was_lost_is_resumed(
     with Receiver(SECRET, Script([503])) as receiver:
         webhook = register(server, receiver.url)
         server.draft_and_issue()
-        wait_for(lambda: bool(deliveries(server, webhook["id"])[0]["next_attempt_at"]))
+        wait_for(lambda: any(d["next_attempt_at"] for d in deliveries(server, webhook["id"])))
         assert delivery.resume(server.runtime) == 0  # not overdue yet
         # A restart later, the retry is overdue and no timer remembers it.
         with server.runtime.db.session() as session:

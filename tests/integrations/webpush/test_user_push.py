@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import delete, func, select
 
@@ -27,7 +26,7 @@ from tests.dispatch.test_dispatch import (
 from tests.integrations.webpush.receiver import Browser, PushReceiver, PushRequest
 from tests.integrations.webpush.test_push_delivery import BAD_PUSH_SUBSCRIPTIONS
 from tests.mutual_aid.test_mutual_aid import make_volunteer, open_request, post
-from tests.support import LiveServer, make_settings, start_server, wait_for
+from tests.support import LiveServer, http, make_settings, start_server, wait_for
 
 TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -46,7 +45,7 @@ def push_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 @pytest.fixture
 def receiver(push_server: LiveServer) -> Iterator[PushReceiver]:
     """A fresh push service (per test) that knows the server's public key."""
-    response = httpx.get(f"{push_server.url}/api/v1/webpush/public-key", timeout=30)
+    response = http.get(f"{push_server.url}/api/v1/webpush/public-key", timeout=30)
     assert response.status_code == 200, response.text
     service = PushReceiver(response.json()["public_key"]).start()
     try:
@@ -60,7 +59,7 @@ def receiver(push_server: LiveServer) -> Iterator[PushReceiver]:
 
 
 def register_phone(server: LiveServer, headers: dict[str, str], browser: Browser) -> None:
-    response = httpx.put(
+    response = http.put(
         f"{server.url}/api/v1/webpush/me", json=browser.subscription(), headers=headers, timeout=30
     )
     assert response.status_code == 200, response.text
@@ -77,7 +76,7 @@ def test_an_offer_reaches_the_responders_phone_encrypted_signed_and_urgent(
     near = make_responder(push_server, km_north=1)
     no_phone = make_responder(push_server, km_north=1.5)
     register_phone(push_server, near.headers, receiver.browser("near"))
-    mine = httpx.get(f"{push_server.url}/api/v1/webpush/me", headers=near.headers, timeout=30)
+    mine = http.get(f"{push_server.url}/api/v1/webpush/me", headers=near.headers, timeout=30)
     assert mine.status_code == 200 and mine.json()["user_id"] == near.id
 
     incident_id = make_incident(push_server)
@@ -107,7 +106,7 @@ def test_the_resident_requester_is_pushed_when_a_volunteer_claims(
 ) -> None:
     asker, request = open_request(push_server)
     phone = receiver.browser("asker")
-    registered = httpx.put(
+    registered = http.put(
         f"{push_server.url}/api/v1/subscriptions/{asker.id}/webpush",
         json=phone.subscription(),
         headers={"Authorization": f"Bearer {asker.token}"},
@@ -155,7 +154,7 @@ def test_a_busy_push_service_is_retried_and_a_gone_one_forgets_the_phone(
     receiver.answer(410)
     make_dispatch(push_server, make_incident(push_server), needed=1)
     me = f"{push_server.url}/api/v1/webpush/me"
-    wait_for(lambda: httpx.get(me, headers=responder.headers, timeout=30).status_code == 404)
+    wait_for(lambda: http.get(me, headers=responder.headers, timeout=30).status_code == 404)
     assert [r.status for r in receiver.requests] == [503, 201, 410]
     with push_server.runtime.db.session() as session:
         left = session.scalar(
