@@ -387,7 +387,7 @@ def embedded_server(workdir: Path) -> Process:
     upgrade(settings)
     database = Database(settings.resolved_database_url)
     try:
-        seed_basics(database)
+        seed_basics(database, settings)
     finally:
         database.dispose()
     port = free_port()

@@ -22,15 +22,18 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import resource
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 import uuid
 from collections import Counter
@@ -78,6 +81,7 @@ QUIET_S = 2.0
 ANSWER_GRACE_S = 60.0
 # Pongs the slow client never reads: twice the largest kernel send buffer (tcp_wmem max 4 MiB).
 SLOW_PING_BYTES = 8_500_000
+TCP_ESTABLISHED = 1  # linux/tcp_states.h
 # Rate limits protect the public routes from one address; here every client is 127.0.0.1.
 LOAD_KNOBS = {
     **SHARED_KNOBS,
@@ -293,7 +297,7 @@ def deployment(distributed: bool) -> Iterator[Deployment]:
         upgrade(settings)
         database = Database(settings.resolved_database_url)
         stack.callback(database.dispose)
-        seed_basics(database)
+        seed_basics(database, settings)
         deploy = Deployment("embedded", database, settings)
         stack.callback(stop_all, deploy.processes)
         yield deploy
@@ -374,7 +378,31 @@ class SlowResident:
             response += self.sock.recv(1)
         if not response.startswith(b"HTTP/1.1 101"):
             raise BenchFailure(f"slow client refused: {response[:80]!r}")
+        # Take the hello like any resident: the server is then reading from this socket (and
+        # answering its pings) before the client stops reading.
+        hello = json.loads(self._frame())
+        if hello.get("type") != "hello":
+            raise BenchFailure(f"slow client: expected hello, got {hello}")
         self.ended_at: float | None = None
+
+    def _exactly(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = self.sock.recv(size - len(data))
+            if not chunk:
+                raise BenchFailure("slow client: the server closed during the handshake")
+            data += chunk
+        return data
+
+    def _frame(self) -> bytes:
+        """One unmasked server frame's payload (RFC 6455 5.2)."""
+        _, second = self._exactly(2)
+        size = second & 0x7F
+        if size == 126:
+            size = int.from_bytes(self._exactly(2), "big")
+        elif size == 127:
+            size = int.from_bytes(self._exactly(8), "big")
+        return self._exactly(size)
 
     def fill(self, total: int = SLOW_PING_BYTES) -> int:
         """Send pings (125-byte payloads, zero mask) until `total` bytes or the socket blocks."""
@@ -386,24 +414,27 @@ class SlowResident:
             while sent < total:
                 self.sock.sendall(batch)
                 sent += len(batch)
+        # sendall returns once the kernel holds the bytes; the pongs fill the server's buffers
+        # only once the server has read them all: wait until none is left unacknowledged.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            unsent = struct.unpack("i", fcntl.ioctl(self.sock, termios.TIOCOUTQ, b"\0" * 4))[0]
+            if unsent == 0:
+                break
+            time.sleep(0.1)
         return sent
 
     def wait_end(self, timeout: float) -> bool:
-        """True once the server closed or reset the connection (reads what is left)."""
-        self.sock.settimeout(timeout)
+        """True once the server closed or reset the connection. Reads nothing: reading would
+        drain the pongs and make this client fast again. Watches the TCP state instead."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                if not self.sock.recv(1 << 20):
-                    break
-            except (ConnectionResetError, BrokenPipeError):
-                break
-            except (TimeoutError, OSError):
-                return False
-        else:
-            return False
-        self.ended_at = time.perf_counter()
-        return True
+            tcp_info = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+            if tcp_info[0] != TCP_ESTABLISHED:  # tcpi_state: FIN or RST from the server
+                self.ended_at = time.perf_counter()
+                return True
+            time.sleep(0.1)
+        return False
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -247,6 +249,7 @@ class ConnectionHub:
         # Cut the connection so its buffers and handler go now, not at a TCP timeout.
         transport = _transport_of(websocket._send)
         if transport is not None:
+            _reset_on_close(transport)
             transport.abort()
 
     def _spawn(self, coroutine: Awaitable[Any]) -> None:
@@ -260,6 +263,18 @@ async def _hand_back(key: str, on_unsent: OnUnsent) -> None:
         await on_unsent()
     except Exception:
         log.exception("handing back an unsent message of %s failed", key)
+
+
+def _reset_on_close(transport: Any) -> None:
+    # A plain close queues the FIN behind megabytes the client will not read, and the kernel
+    # keeps them for minutes (FIN-WAIT-1). Linger 0 makes the close a reset: they go at once.
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        log.debug("could not set SO_LINGER on a dropped connection", exc_info=True)
 
 
 def _transport_of(send: Any, depth: int = 6) -> Any:
