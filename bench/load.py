@@ -78,7 +78,10 @@ SHELTERS = 20
 CONNECT_PARALLEL = 200
 RECEIVE_TIMEOUT_S = 90.0
 QUIET_S = 2.0
-ANSWER_GRACE_S = 60.0
+# An answer later than this after the last check-in was due counts as an error. Open loop on a
+# machine the generator shares: when the server falls behind, check-ins queue (and are counted in
+# the latency percentiles) rather than fail.
+ANSWER_GRACE_S = 180.0
 # Pongs the slow client never reads: twice the largest kernel send buffer (tcp_wmem max 4 MiB).
 SLOW_PING_BYTES = 8_500_000
 TCP_ESTABLISHED = 1  # linux/tcp_states.h
@@ -505,7 +508,7 @@ async def check_ins(
     """Open loop: one check-in every 1/rate s, whatever the answers' speed (bounded count)."""
     total = int(options.checkin_rate * options.checkin_seconds)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=ANSWER_GRACE_S, limits=limits) as client:
         # httpx's pool scans every waiting request on each change: thousands of them pile up
         # when the server falls behind, so they wait here instead (counted in their latency).
         gate = asyncio.Semaphore(64)
@@ -534,7 +537,7 @@ async def check_ins(
             tasks.append(asyncio.create_task(one(n, began + n / options.checkin_rate)))
         outcome.checkins_sent = total
         outcome.checkin_wall_s = time.perf_counter() - began  # sending only, not the answers
-        # Bounded: what has no answer a minute after the last was due counts as an error.
+        # Bounded: what has no answer ANSWER_GRACE_S after the last was due is an error.
         _, late = await asyncio.wait(tasks, timeout=ANSWER_GRACE_S)
         for task in late:
             task.cancel()

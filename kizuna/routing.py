@@ -2,16 +2,14 @@
 
 Two waits can close a circle: a request holding a database connection (and, once it wrote, a
 lock) that waits for a worker thread, while every worker thread waits for a connection or that
-lock. `KizunaRoute` removes the wait after the write; `RequestSlots` bounds the requests in
+lock. `KizunaRoute` commits a sync route's session on its own worker thread as soon as it
+returns, so nothing waits between the write and the commit; `RequestSlots` bounds the requests in
 flight by the connection pool, and the app keeps more worker threads than slots, so a request
 holding a connection always finds a thread.
 
 FastAPI runs a sync route on a worker thread, then validates its answer on another worker thread
-and only then exits the route's dependencies (our session commits there). A route that wrote holds
-its lock (SQLite's write lock, a PostgreSQL row lock) across that second wait; if every worker
-thread is held by requests waiting for that lock, nobody moves until the busy timeout. Running
-the sync function on a thread from an async wrapper makes FastAPI validate on the event loop, so
-a writer needs nothing more from the pool between its first write and its commit.
+and only then exits the route's dependencies (where the session would commit). A route that wrote
+would hold its lock (SQLite's write lock, a PostgreSQL row lock) across that second wait.
 """
 
 from __future__ import annotations
@@ -24,14 +22,26 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+def _commit_after(endpoint: Callable[..., Any], arguments: dict[str, Any]) -> Any:
+    result = endpoint(**arguments)
+    # Commit on the same thread, before the answer is built: the write lock is held for the
+    # database work alone, and a failing commit still becomes the error answer. The session
+    # dependency's own commit afterwards finds nothing to do.
+    for value in arguments.values():
+        if isinstance(value, Session):
+            value.commit()
+    return result
 
 
 def _on_worker_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)  # FastAPI reads the signature through __wrapped__
     async def run(**arguments: Any) -> Any:
-        return await run_in_threadpool(endpoint, **arguments)
+        return await run_in_threadpool(_commit_after, endpoint, arguments)
 
     return run
 

@@ -47,7 +47,7 @@ class _Envelope:
 class _Connection:
     """One device: its socket, bounded queue and writer task."""
 
-    def __init__(self, hub: ConnectionHub, key: str, websocket: WebSocket) -> None:
+    def __init__(self, hub: ConnectionHub, key: str, websocket: WebSocket, held: bool) -> None:
         self.hub = hub
         self.key = key
         self.websocket = websocket
@@ -55,9 +55,13 @@ class _Connection:
         self.queued_bytes = 0
         self.in_flight: _Envelope | None = None
         self.closed = False
+        self.released = asyncio.Event()
+        if not held:
+            self.released.set()
         self.writer = asyncio.create_task(self._write(), name=f"ws-writer:{key}")
 
     async def _write(self) -> None:
+        await self.released.wait()
         while True:
             envelope = await self.queue.get()
             self.queued_bytes -= len(envelope.text)
@@ -135,10 +139,19 @@ class ConnectionHub:
         """A hub with the buffer and timeout of `settings` (kizuna.settings.Settings)."""
         return cls(settings.ws_send_buffer, settings.ws_send_timeout_s)
 
-    def add(self, key: str, websocket: WebSocket) -> None:
-        """Hold a connection (call from the event loop: it starts the writer task)."""
+    def add(self, key: str, websocket: WebSocket, held: bool = False) -> None:
+        """Hold a connection (call from the event loop: it starts the writer task). `held`:
+        messages queue but wait for `release`, so a snapshot sent first is not overtaken by
+        a change made after it was read."""
         self.loop = asyncio.get_running_loop()
-        self._connections.setdefault(key, {})[websocket] = _Connection(self, key, websocket)
+        connection = _Connection(self, key, websocket, held)
+        self._connections.setdefault(key, {})[websocket] = connection
+
+    def release(self, key: str, websocket: WebSocket) -> None:
+        """Let a held connection's queued messages go."""
+        connection = self._connections.get(key, {}).get(websocket)
+        if connection is not None:
+            connection.released.set()
 
     def remove(self, key: str, websocket: WebSocket) -> None:
         """Forget a connection that went away; what it never wrote is handed back."""

@@ -39,12 +39,15 @@ class ShelterBoard:
         except ValueError as exc:
             await websocket.close(code=1008, reason=str(exc)[:120])
             return
-        self.hub.add(code, websocket)
+        # Changes queue from now on, but go out only after the snapshot: one made after the
+        # snapshot was read must not arrive before it and be overwritten.
+        self.hub.add(code, websocket, held=True)
         try:
             shelters = await asyncio.to_thread(self._snapshot, code)
             await websocket.send_json(
                 {"type": "snapshot", "municipality_code": code, "shelters": shelters}
             )
+            self.hub.release(code, websocket)
             while True:
                 await websocket.receive_text()  # the board only listens; pings keep it alive
         except WebSocketDisconnect:
