@@ -152,9 +152,11 @@ class ResidentGateway:
             # Accept first so the client sees the policy-violation code, not a bare HTTP 403.
             await websocket.close(code=POLICY_VIOLATION, reason="invalid subscription token")
             return
-        self.hub.add(subscription_id, websocket)
+        # Live alerts queue from now on but go out after the hello.
+        self.hub.add(subscription_id, websocket, held=True)
         try:
             await websocket.send_json({"type": "hello", "subscription_id": subscription_id})
+            self.hub.release(subscription_id, websocket)
             await self._send_all(await asyncio.to_thread(self._catch_up, subscription_id))
             await self._receive_loop(websocket, subscription_id)
         except WebSocketDisconnect:

@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from dispatch import events, service
 from kizuna.auth import user_from_token
 from kizuna.errors import KizunaError
+from kizuna.models import User
 
 if TYPE_CHECKING:
     from kizuna.runtime import Runtime
@@ -52,14 +53,18 @@ class ResponderGateway:
         """Authenticate by JWT, send the open offers, then every offer and withdrawal live."""
         await websocket.accept()
         try:
-            user_id, offers = await asyncio.to_thread(self._hello, token or "")
+            user_id = await asyncio.to_thread(self._user_id, token or "")
         except KizunaError as exc:
             await websocket.close(code=POLICY_VIOLATION, reason=exc.message[:120])
             return
-        self.hub.add(user_id, websocket)
+        # Offers and withdrawals queue from now on but go out after the hello, so none made
+        # while its list was read is missed or arrives before it.
+        self.hub.add(user_id, websocket, held=True)
         try:
             # Offers made while the phone was away are not lost: they come with the hello.
+            offers = await asyncio.to_thread(self._open_offers, user_id)
             await websocket.send_json({"type": "hello", "user_id": user_id, "offers": offers})
+            self.hub.release(user_id, websocket)
             while True:
                 await websocket.receive_text()  # the client only listens; pings keep it alive
         except WebSocketDisconnect:
@@ -67,7 +72,13 @@ class ResponderGateway:
         finally:
             self.hub.remove(user_id, websocket)
 
-    def _hello(self, token: str) -> tuple[str, list[dict[str, Any]]]:
+    def _user_id(self, token: str) -> str:
         with self.runtime.db.session() as session:
             user = user_from_token(session, self.runtime.settings, token)
-            return user.id, service.open_offers(session, user)
+            service.require_responder(user)
+            return user.id
+
+    def _open_offers(self, user_id: str) -> list[dict[str, Any]]:
+        with self.runtime.db.session() as session:
+            user = session.get(User, user_id)
+            return service.open_offers(session, user) if user is not None else []

@@ -103,13 +103,14 @@ def profile_out(
     }
 
 
-def _require_responder(user: User) -> None:
+def require_responder(user: User) -> None:
+    """Only fire corps members and staff on the roster (role responder) may do this."""
     if user.role != "responder":
         raise Forbidden(f"this needs the role responder; you are {user.role}")
 
 
 def get_profile(session: Session, user: User) -> ResponderProfile:
-    _require_responder(user)
+    require_responder(user)
     profile = session.get(ResponderProfile, user.id)
     if profile is None:
         raise NotFound("no responder profile yet: PUT /api/v1/responders/me first")
@@ -118,7 +119,7 @@ def get_profile(session: Session, user: User) -> ResponderProfile:
 
 def set_profile(session: Session, user: User, values: dict[str, Any]) -> ResponderProfile:
     """Create or replace the caller's own roster entry."""
-    _require_responder(user)
+    require_responder(user)
     if not user.municipality_codes:
         raise InvalidInput("a responder needs a municipality", field="municipality_codes")
     if (values.get("lon") is None) != (values.get("lat") is None):
@@ -579,7 +580,7 @@ def create_dispatch(
 
 def open_offers(session: Session, user: User) -> list[dict[str, Any]]:
     """The caller's offers still waiting for an answer, newest first."""
-    _require_responder(user)
+    require_responder(user)
     rows = session.execute(
         select(Offer, Dispatch, Incident)
         .join(Dispatch, Dispatch.id == Offer.dispatch_id)
@@ -643,7 +644,7 @@ def respond(
     session: Session, user: User, dispatch_id: str, accept: bool, eta_min: int | None
 ) -> dict[str, Any]:
     """Accept or decline an offer; an acceptance takes a slot or gets 409 `dispatch_filled`."""
-    _require_responder(user)
+    require_responder(user)
     # The offer before the dispatch: an offer withdrawn because the dispatch filled was changed
     # in the same transaction as the dispatch, so the dispatch read next shows why.
     offer = session.scalar(
@@ -750,7 +751,7 @@ def respond(
 
 def report_status(session: Session, user: User, dispatch_id: str, status: str) -> dict[str, Any]:
     """Move an accepted responder forward: en_route → on_scene → cleared (skipping is fine)."""
-    _require_responder(user)
+    require_responder(user)
     dispatch = get_dispatch(session, dispatch_id)
     offer = session.scalar(
         select(Offer).where(Offer.dispatch_id == dispatch_id, Offer.responder_id == user.id)

@@ -59,9 +59,11 @@ class AidGateway:
             # Accept first so the client sees the policy-violation code, not a bare HTTP 403.
             await websocket.close(code=POLICY_VIOLATION, reason="invalid token")
             return
-        self.hub.add(key, websocket)
+        # Request events queue from now on but go out after the hello.
+        self.hub.add(key, websocket, held=True)
         try:
             await websocket.send_json({"type": "hello"})
+            self.hub.release(key, websocket)
             while True:
                 text = await websocket.receive_text()
                 try:

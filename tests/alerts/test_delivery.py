@@ -283,6 +283,15 @@ def test_a_fanout_that_runs_after_the_cancel_never_sends_the_cancelled_order(
             f"/api/v1/alerts/{issued['id']}/cancel", json={"reason": "river fell"}, headers=headers
         )
         assert cancelled.status_code == 200, cancelled.text
+
+    # The Cancel's own fan-out done: the late resident is not one of its recipients.
+    def cancel_recorded() -> bool:
+        summary = server.deliveries(issued["id"])
+        return (
+            summary["version"] == 2 and sum(summary["channels"].get("websocket", {}).values()) == 1
+        )
+
+    wait_for(cancel_recorded)
     late = server.subscribe([{"lon": 139.02, "lat": 35.02}], ["en"])
     with server.runtime.db.session() as session:
         first = session.scalars(
