@@ -124,12 +124,6 @@
     };
   }
 
-  // base64url (the VAPID key's encoding) to the bytes PushManager.subscribe wants.
-  function keyBytes(base64url) {
-    const padded = base64url.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((base64url.length + 3) % 4);
-    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-  }
-
   async function enablePush() {
     const status = $("push-status");
     const subscription = stored();
@@ -149,7 +143,7 @@
       if (!key.ok) throw new Error(key.data.error.message);
       const push = await registration.pushManager.subscribe({
         userVisibleOnly: true,
-        applicationServerKey: keyBytes(key.data.public_key),
+        applicationServerKey: Kizuna.keyBytes(key.data.public_key),
       });
       const saved = await Kizuna.api("PUT", `/api/v1/subscriptions/${subscription.id}/webpush`, {
         body: push.toJSON(),

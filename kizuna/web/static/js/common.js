@@ -166,7 +166,13 @@ const Kizuna = (() => {
     await start();
   }
 
+  // base64url (a VAPID public key's encoding) to the bytes PushManager.subscribe wants.
+  function keyBytes(base64url) {
+    const padded = base64url.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((base64url.length + 3) % 4);
+    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+  }
+
   return { init, t, api, showError, clearErrors, makeMap, applyTranslations, escapeText, fillBar,
-    logIn,
+    logIn, keyBytes,
     get config() { return config; }, get lang() { return document.documentElement.lang; } };
 })();

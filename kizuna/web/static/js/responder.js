@@ -262,11 +262,6 @@
 
   // --- Web Push: offers reach the phone while this page is closed ------------------------------
 
-  function keyBytes(base64url) {
-    const padded = base64url.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((base64url.length + 3) % 4);
-    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-  }
-
   function pushSupported() {
     return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
   }
@@ -314,7 +309,7 @@
       if (!key.ok) return setPush("failed", apiError(key));
       const subscription = await registration.pushManager.subscribe({
         userVisibleOnly: true,
-        applicationServerKey: keyBytes(key.data.public_key),
+        applicationServerKey: Kizuna.keyBytes(key.data.public_key),
       });
       const saved = await call("PUT", "/api/v1/webpush/me", { body: subscription.toJSON() });
       if (saved.status === 401) return;
