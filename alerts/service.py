@@ -737,6 +737,24 @@ def _decidable(session: Session, user: User, alert_id: str) -> tuple[Alert, Aler
     return alert, approval
 
 
+# The audit action of each way out of pending.
+_DECISION_ACTIONS = {"approved": "approve", "rejected": "reject", "withdrawn": "withdraw"}
+
+
+def _audit_decision(session: Session, user: User, approval: AlertApproval, **detail: Any) -> None:
+    _audit(
+        session,
+        user,
+        f"alert.approval.{_DECISION_ACTIONS[approval.state]}",
+        approval.alert_id,
+        approval_id=approval.id,
+        kind=approval.kind,
+        before="pending",
+        after=approval.state,
+        **detail,
+    )
+
+
 def approve(
     session: Session, settings: Settings, user: User, alert_id: str
 ) -> tuple[AlertVersion, int]:
@@ -754,35 +772,22 @@ def approve(
     else:
         update_body = AlertUpdate.model_validate(approval.changes or {})
         version, recipients = _apply_update(session, settings, user, alert, update_body, audit=who)
-    _audit(
+    _audit_decision(
         session,
         user,
-        "alert.approval.approve",
-        alert.id,
-        kind=approval.kind,
+        approval,
         version=version.version,
-        before="pending",
-        after="approved",
-        **who,
+        requested_by=who["requested_by"],
+        approved_by=who["approved_by"],
     )
     return version, recipients
 
 
 def reject(session: Session, user: User, alert_id: str, reason: str) -> AlertApproval:
     """A second officer refuses; a draft stays a draft and its author may ask again."""
-    alert, approval = _decidable(session, user, alert_id)
+    _, approval = _decidable(session, user, alert_id)
     _decide(session, approval, user, "rejected", reason)
-    _audit(
-        session,
-        user,
-        "alert.approval.reject",
-        alert.id,
-        approval_id=approval.id,
-        kind=approval.kind,
-        before="pending",
-        after="rejected",
-        reason=reason,
-    )
+    _audit_decision(session, user, approval, reason=reason)
     return approval
 
 
@@ -798,16 +803,7 @@ def withdraw(session: Session, user: User, alert_id: str) -> AlertApproval:
             code="not_requester",
         )
     _decide(session, approval, user, "withdrawn")
-    _audit(
-        session,
-        user,
-        "alert.approval.withdraw",
-        alert.id,
-        approval_id=approval.id,
-        kind=approval.kind,
-        before="pending",
-        after="withdrawn",
-    )
+    _audit_decision(session, user, approval)
     return approval
 
 

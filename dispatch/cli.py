@@ -28,22 +28,16 @@ def import_command(
 ) -> None:
     """Create responders (printing each new random password once) or update their profiles."""
     from dispatch.service import import_roster
-    from kizuna.db import Database
-    from kizuna.migrate import upgrade
+    from kizuna.cli import migrated_session
 
     settings = Settings()
-    upgrade(settings)
     raw = file.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp932")  # Shift_JIS, as spreadsheets in Japan often save
-    database = Database(settings.resolved_database_url)
-    try:
-        with database.session() as session:
-            report = import_roster(session, settings, text)
-    finally:
-        database.dispose()
+    with migrated_session(settings) as session:
+        report = import_roster(session, settings, text)
     for username, password in report.passwords.items():
         console.print(f"new responder {escape(username)}  password {escape(password)}")
     for line, message in report.problems:

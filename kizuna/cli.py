@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from kizuna.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(help="Kizuna: disaster alerts and shelter coordination.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -56,6 +61,25 @@ def _configure_logging(settings: Settings) -> None:
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code=2)
+
+
+@contextmanager
+def migrated_session(settings: Settings) -> Iterator[Session]:
+    """A session on the database, migrated first, for one command: it commits when the block
+    ends; a KizunaError becomes exit code 2 naming its field; the engine is always disposed."""
+    from kizuna.db import Database
+    from kizuna.errors import KizunaError
+    from kizuna.migrate import upgrade
+
+    upgrade(settings)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            yield session
+    except KizunaError as exc:
+        raise _fail(f"{exc.message}" + (f" ({exc.field})" if exc.field else "")) from None
+    finally:
+        database.dispose()
 
 
 @db_app.command("upgrade")
@@ -177,16 +201,11 @@ def demo(
     subscribers: Annotated[int, typer.Option(help="Synthetic residents to create.")] = 3000,
 ) -> None:
     """Seed the demo city, a user per role and synthetic residents (idempotent)."""
-    from kizuna.db import Database
     from kizuna.demo import seed_demo
-    from kizuna.migrate import upgrade
 
     settings = Settings()
-    upgrade(settings)
-    database = Database(settings.resolved_database_url)
-    with database.session() as session:
+    with migrated_session(settings) as session:
         summary = seed_demo(session, settings, subscribers=subscribers)
-    database.dispose()
     table = Table(title=f"Demo logins — {summary.municipality_name} ({summary.municipality_code})")
     table.add_column("username")
     table.add_column("role")
@@ -210,24 +229,14 @@ def users_create(
 ) -> None:
     """Create a user who acts for the given municipalities."""
     from kizuna.auth import create_user
-    from kizuna.db import Database
-    from kizuna.errors import KizunaError
-    from kizuna.migrate import upgrade
 
     settings = Settings()
-    upgrade(settings)
-    database = Database(settings.resolved_database_url)
-    try:
-        with database.session() as session:
-            user = create_user(
-                session, settings, name, password, role, municipality or [], created_by="system:cli"
-            )
-            scope = ", ".join(user.municipality_codes) or "all municipalities"
-            console.print(f"created {user.username} ({user.role}) for {scope}")
-    except KizunaError as exc:
-        raise _fail(f"{exc.message}" + (f" ({exc.field})" if exc.field else "")) from None
-    finally:
-        database.dispose()
+    with migrated_session(settings) as session:
+        user = create_user(
+            session, settings, name, password, role, municipality or [], created_by="system:cli"
+        )
+        scope = ", ".join(user.municipality_codes) or "all municipalities"
+        console.print(f"created {user.username} ({user.role}) for {scope}")
 
 
 @areas_app.command("import")
@@ -246,21 +255,14 @@ def areas_import(
     """Import municipality boundaries; features of one code merge into one area."""
     from gis import GeometryError
     from kizuna.areas import import_boundaries
-    from kizuna.db import Database
-    from kizuna.migrate import upgrade
 
-    settings = Settings()
-    upgrade(settings)
-    database = Database(settings.resolved_database_url)
     try:
-        with database.session() as session:
+        with migrated_session(Settings()) as session:
             areas, skipped = import_boundaries(session, file, code_property, name_property)
             for municipality in areas:
                 console.print(f"  {municipality.code}  {municipality.name}")
     except GeometryError as exc:
         raise _fail(exc.message) from None
-    finally:
-        database.dispose()
     console.print(f"imported {len(areas)} municipalities; skipped {len(skipped)} features")
     for reason in skipped:
         console.print(f"  [yellow]skipped[/yellow] {reason}")
@@ -285,23 +287,12 @@ def areas_import_districts(
 ) -> None:
     """Import a municipality's districts, replacing those of the same name; all or nothing."""
     from kizuna.areas import import_districts
-    from kizuna.db import Database
-    from kizuna.errors import KizunaError
-    from kizuna.migrate import upgrade
 
-    settings = Settings()
-    upgrade(settings)
-    database = Database(settings.resolved_database_url)
-    try:
-        with database.session() as session:
-            result = import_districts(session, municipality, file, name_property)
-            for district in result.districts:
-                console.print(f"  {district.id}  {district.name}")
-            code = result.districts[0].municipality_code
-    except KizunaError as exc:
-        raise _fail(f"{exc.message}" + (f" ({exc.field})" if exc.field else "")) from None
-    finally:
-        database.dispose()
+    with migrated_session(Settings()) as session:
+        result = import_districts(session, municipality, file, name_property)
+        for district in result.districts:
+            console.print(f"  {district.id}  {district.name}")
+        code = result.districts[0].municipality_code
     console.print(
         f"imported {len(result.districts)} districts of {code}: "
         f"{result.created} new, {result.updated} replaced"
@@ -312,17 +303,9 @@ def areas_import_districts(
 def audit_verify() -> None:
     """Walk the audit hash chain; exit 1 naming the first broken seq (deleted or altered)."""
     from kizuna.audit import verify
-    from kizuna.db import Database
-    from kizuna.migrate import upgrade
 
-    settings = Settings()
-    upgrade(settings)
-    database = Database(settings.resolved_database_url)
-    try:
-        with database.session() as session:
-            result = verify(session)
-    finally:
-        database.dispose()
+    with migrated_session(Settings()) as session:
+        result = verify(session)
     if not result.ok:
         console.print(
             f"[red]audit chain broken at seq {result.broken_seq}[/red] ({result.reason}): "
@@ -344,24 +327,16 @@ def audit_tail(
 
     from sqlalchemy import select
 
-    from kizuna.db import Database
-    from kizuna.migrate import upgrade
     from kizuna.models import AuditEntry
 
-    settings = Settings()
-    upgrade(settings)
-    database = Database(settings.resolved_database_url)
-    try:
-        with database.session() as session:
-            entries = list(
-                session.scalars(
-                    select(AuditEntry)
-                    .order_by(AuditEntry.seq.is_(None), AuditEntry.seq.desc(), AuditEntry.id.desc())
-                    .limit(n)
-                )
+    with migrated_session(Settings()) as session:
+        entries = list(
+            session.scalars(
+                select(AuditEntry)
+                .order_by(AuditEntry.seq.is_(None), AuditEntry.seq.desc(), AuditEntry.id.desc())
+                .limit(n)
             )
-    finally:
-        database.dispose()
+        )
     for entry in reversed(entries):
         detail = (
             json.dumps(entry.detail, ensure_ascii=False, sort_keys=True) if entry.detail else ""

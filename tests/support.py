@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -297,3 +300,21 @@ def audit_entries(server: LiveServer, **params: Any) -> list[dict[str, Any]]:
     )
     assert response.status_code == 200, response.text
     return list(response.json())
+
+
+def kizuna_command(
+    data_dir: Path, *args: str, database_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m kizuna ARGS` as a user would, on `data_dir` (its SQLite database unless
+    `database_url` is given), with the rest of the environment as it is."""
+    env = {**os.environ, "KIZUNA_DATA_DIR": str(data_dir)}
+    env.pop("KIZUNA_DATABASE_URL", None)
+    if database_url:
+        env["KIZUNA_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "kizuna", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )

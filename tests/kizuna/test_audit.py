@@ -4,9 +4,7 @@ deleted or altered row; the table refuses UPDATE and DELETE; admins read it over
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +21,14 @@ from kizuna.models import AuditEntry
 from kizuna.settings import Settings
 from shelters import service as shelters
 from shelters.records import ShelterRecord
-from tests.support import CITY_A, LiveServer, alert_body, audit_entries, make_settings
+from tests.support import (
+    CITY_A,
+    LiveServer,
+    alert_body,
+    audit_entries,
+    kizuna_command,
+    make_settings,
+)
 
 
 def one(entries: list[dict[str, Any]], action: str) -> dict[str, Any]:
@@ -337,17 +342,7 @@ def test_twenty_concurrent_audited_writes_make_one_gap_free_chain(
 
 
 def kizuna_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KIZUNA_DATA_DIR": str(settings.data_dir)}
-    env.pop("KIZUNA_DATABASE_URL", None)
-    if settings.database_url:
-        env["KIZUNA_DATABASE_URL"] = settings.database_url
-    return subprocess.run(
-        [sys.executable, "-m", "kizuna", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=120,
-    )
+    return kizuna_command(settings.data_dir, *args, database_url=settings.database_url)
 
 
 def test_cli_verify_exit_codes_and_tail(server: LiveServer) -> None:

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import inspect
 
 from kizuna.db import Database
 from kizuna.settings import Settings
-
-
-def kizuna(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KIZUNA_DATA_DIR": str(data_dir)}
-    env.pop("KIZUNA_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "kizuna", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=120,
-    )
+from tests.support import kizuna_command
 
 
 def write_boundaries(path: Path) -> None:
@@ -57,7 +43,7 @@ def write_boundaries(path: Path) -> None:
 
 
 def test_db_upgrade_creates_every_table(tmp_path: Path) -> None:
-    result = kizuna(tmp_path, "db", "upgrade")
+    result = kizuna_command(tmp_path, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     database = Database(Settings(data_dir=tmp_path).resolved_database_url)
     tables = set(inspect(database.engine).get_table_names())
@@ -77,7 +63,7 @@ def test_db_upgrade_creates_every_table(tmp_path: Path) -> None:
 def test_areas_import_merges_features_and_users_create_checks_codes(tmp_path: Path) -> None:
     boundaries = tmp_path / "n03.geojson"
     write_boundaries(boundaries)
-    imported = kizuna(
+    imported = kizuna_command(
         tmp_path,
         "areas",
         "import",
@@ -91,7 +77,7 @@ def test_areas_import_merges_features_and_users_create_checks_codes(tmp_path: Pa
     assert "999989" in imported.stdout
     assert "imported 1 municipalities; skipped 1" in imported.stdout
 
-    created = kizuna(
+    created = kizuna_command(
         tmp_path,
         "users",
         "create",
@@ -106,7 +92,7 @@ def test_areas_import_merges_features_and_users_create_checks_codes(tmp_path: Pa
     assert created.returncode == 0, created.stdout + created.stderr
     assert "999989" in created.stdout
 
-    unknown = kizuna(
+    unknown = kizuna_command(
         tmp_path,
         "users",
         "create",
@@ -120,7 +106,7 @@ def test_areas_import_merges_features_and_users_create_checks_codes(tmp_path: Pa
     )
     assert unknown.returncode == 2
     assert "unknown municipality code 131016" in unknown.stdout
-    bad_role = kizuna(
+    bad_role = kizuna_command(
         tmp_path,
         "users",
         "create",
@@ -137,9 +123,9 @@ def test_areas_import_merges_features_and_users_create_checks_codes(tmp_path: Pa
 
 
 def test_demo_seeds_a_city_users_and_residents_once(tmp_path: Path) -> None:
-    first = kizuna(tmp_path, "demo", "--subscribers", "500")
+    first = kizuna_command(tmp_path, "demo", "--subscribers", "500")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "demo-officer" in first.stdout
-    second = kizuna(tmp_path, "demo", "--subscribers", "500")
+    second = kizuna_command(tmp_path, "demo", "--subscribers", "500")
     assert second.returncode == 0, second.stderr
     assert "500 synthetic residents" in second.stdout

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ from kizuna.db import Database
 from kizuna.demo import DEMO_CODE, demo_boundary
 from kizuna.errors import InvalidInput
 from kizuna.settings import Settings
-from tests.support import CITY_A, CITY_B, LiveServer, polygon
+from tests.support import CITY_A, CITY_B, LiveServer, kizuna_command, polygon
 
 # City A is the box 139.0–139.1 × 35.0–35.1 (tests/support.py).
 WEST = polygon(139.0, 35.0, 139.05, 35.1)
@@ -189,27 +186,17 @@ def test_districts_api_lists_publicly_and_officers_add_only_their_own(server: Li
         assert [f["properties"]["name"] for f in by_admin.json()["features"]] == ["港地区"]
 
 
-def kizuna(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KIZUNA_DATA_DIR": str(data_dir)}
-    env.pop("KIZUNA_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "kizuna", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 def test_cli_imports_districts_and_refuses_a_bad_file(tmp_path: Path) -> None:
     boundary = feature("Atown", polygon(139.0, 35.0, 139.1, 35.1))
     boundary["properties"]["N03_007"] = "99998"
     boundary["properties"]["N03_004"] = "Atown"
     boundaries = write(tmp_path / "n03.geojson", collection(boundary))
-    assert kizuna(tmp_path, "areas", "import", str(boundaries)).returncode == 0
+    assert kizuna_command(tmp_path, "areas", "import", str(boundaries)).returncode == 0
 
     bad = write(tmp_path / "bad.geojson", collection(feature("西地区", WEST), feature("x", BOWTIE)))
-    refused = kizuna(tmp_path, "areas", "import-districts", str(bad), "--municipality", "99998")
+    refused = kizuna_command(
+        tmp_path, "areas", "import-districts", str(bad), "--municipality", "99998"
+    )
     assert refused.returncode == 2
     assert "features[1].geometry" in refused.stdout
     assert "Self-intersection" in refused.stdout
@@ -219,19 +206,19 @@ def test_cli_imports_districts_and_refuses_a_bad_file(tmp_path: Path) -> None:
         collection(feature("西地区", WEST, "N"), feature("東地区", EAST, "N")),
     )
     args = ["areas", "import-districts", str(good), "--municipality", "99998"]
-    imported = kizuna(tmp_path, *args, "--name-property", "N")
+    imported = kizuna_command(tmp_path, *args, "--name-property", "N")
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "imported 2 districts of 999989: 2 new, 0 replaced" in imported.stdout
     assert "西地区" in imported.stdout
-    again = kizuna(tmp_path, *args, "--name-property", "N")
+    again = kizuna_command(tmp_path, *args, "--name-property", "N")
     assert "imported 2 districts of 999989: 0 new, 2 replaced" in again.stdout
-    missing_name = kizuna(tmp_path, *args)  # the default property "name" is absent
+    missing_name = kizuna_command(tmp_path, *args)  # the default property "name" is absent
     assert missing_name.returncode == 2
     assert "features[0].properties.name" in missing_name.stdout
 
 
 def test_demo_city_has_four_districts_tiling_it(tmp_path: Path) -> None:
-    result = kizuna(tmp_path, "demo", "--subscribers", "10")
+    result = kizuna_command(tmp_path, "demo", "--subscribers", "10")
     assert result.returncode == 0, result.stdout + result.stderr
     database = Database(Settings(data_dir=tmp_path).resolved_database_url)
     with database.session() as session:

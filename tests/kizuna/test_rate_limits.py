@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,57 +10,26 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from alerts.models import Subscription
-from kizuna.app import create_app
 from kizuna.auth import change_password
 from kizuna.db import utcnow
-from kizuna.migrate import upgrade
 from kizuna.models import RateWindow, User
 from kizuna.ratelimit import purge_windows
-from kizuna.runtime import build_runtime
-from kizuna.settings import Settings
 from tests.support import (
     PASSWORD,
     LiveServer,
-    free_port,
     make_settings,
-    seed_basics,
     start_server,
 )
 
 PLACE = {"places": [{"label": "home", "lon": 139.02, "lat": 35.05}], "languages": ["ja"]}
 
 
-def serve_direct(settings: Settings) -> LiveServer:
-    """Like start_server, but uvicorn leaves X-Forwarded-* alone (as `kizuna serve` should):
-    which proxies to believe is the app's decision (KIZUNA_TRUSTED_PROXIES)."""
-    upgrade(settings)
-    runtime = build_runtime(settings)
-    seed_basics(runtime.db, settings)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, runtime=runtime),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        proxy_headers=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    return LiveServer(settings, runtime, port, server, thread)
-
-
 @pytest.fixture
 def direct(tmp_path: Path) -> Iterator[LiveServer]:
-    live = serve_direct(make_settings(tmp_path))
+    live = start_server(make_settings(tmp_path))
     try:
         yield live
     finally:

@@ -18,7 +18,6 @@ from pydantic_settings import SettingsError
 
 from kizuna.security import tile_source
 from kizuna.settings import Settings
-from tests.kizuna.test_rate_limits import serve_direct
 from tests.support import PASSWORD, LiveServer, free_port, http, make_settings, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +73,7 @@ def test_the_map_tile_host_is_allowed_for_images() -> None:
 
 
 def test_hsts_only_over_https_or_from_a_trusted_proxy(tmp_path: Path) -> None:
-    live = serve_direct(make_settings(tmp_path))
+    live = start_server(make_settings(tmp_path))
     try:
         https = {"X-Forwarded-Proto": "https"}
         with live.client() as client:
