@@ -169,6 +169,9 @@ def test_an_expired_session_goes_to_the_login_form(browser: Any, web: LiveServer
         page = context.new_page()
         page.goto(web.url + "/responder")
         page.select_option("#ui-language", "en")
+        # Started without a token (the login form is shown): only then put the expired one in,
+        # or the first load would find it, be refused and remove it before the reload.
+        page.locator("#login-form").wait_for(state="visible", timeout=10_000)
         page.evaluate(
             "([key, token]) => sessionStorage.setItem(key, token)",
             [TOKEN_KEY, expired_token(web, responder.username)],
